@@ -1,0 +1,55 @@
+# vpc-egress-agent. `make demo` and `make test` are the two newcomer commands (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+NPM_STAMP := node_modules/.package-lock.json
+ADDON := build/Release/bfd.node
+NATIVE_SRC := $(shell find native/src -name '*.cc' -o -name '*.h' 2>/dev/null) binding.gyp
+TS_SRC := $(shell find agent scripts -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json
+
+.PHONY: build setup deps test test-unit test-native test-integration test-e2e demo bench fuzz clean require-root
+
+setup:
+	bash scripts/setup-system.sh
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NPM_STAMP)
+
+$(ADDON): $(NPM_STAMP) $(NATIVE_SRC)
+	npm run build:native --silent
+
+dist/.stamp: $(NPM_STAMP) $(TS_SRC)
+	npx tsc -p tsconfig.build.json
+	@touch $@
+
+build: $(ADDON) dist/.stamp probe
+
+-include native/native.mk
+-include native/probe/probe.mk
+
+require-root:
+	@if [ "$$(id -u)" -ne 0 ]; then echo "make: integration tests need root (network namespaces, iptables); run as root" >&2; exit 1; fi
+
+test-unit: build
+	npx tap run --disable-coverage --reporter=terse test/unit
+
+test-integration: build require-root
+	npx tap run --disable-coverage --reporter=terse --jobs=1 --timeout=300 test/integration
+
+test-e2e: build require-root
+	@if ls test/e2e/*.test.ts >/dev/null 2>&1; then npx tap run --disable-coverage --reporter=terse --jobs=1 --timeout=600 test/e2e test/faults; fi
+
+# Everything, from a fresh clone: system packages (as root), npm, native, TypeScript, all tests.
+test: setup build test-native test-unit test-integration test-e2e
+	@echo "make test: all suites passed"
+
+demo: setup build require-root
+	bash scripts/demo.sh
+
+bench: setup build require-root
+	bash scripts/bench/run.sh
+
+clean:
+	rm -rf dist build native/out

@@ -1,0 +1,58 @@
+// The egress-agent command line (commander). Each verb lives in agent/commands/<verb>.ts and is
+// loaded on demand, so `probe` and `status` never pay for the daemon's imports.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+
+export const DEFAULT_SOCKET = '/run/egress-agent/control.sock';
+
+/** Options every verb receives from the top-level program. */
+export interface GlobalOptions {
+  socket: string;
+  logLevel: string;
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+type Verb = (args: string[], opts: Record<string, unknown>, global: GlobalOptions) => Promise<number>;
+
+/** Runs agent/commands/<file>.js's default export and turns its result into the exit code. */
+function verb(program: Command, file: string) {
+  return async (...received: unknown[]) => {
+    const cmd = received[received.length - 1] as Command;
+    const args = received.slice(0, -2).filter((a): a is string => typeof a === 'string');
+    const mod = (await import(`./commands/${file}.js`)) as { default: Verb };
+    process.exitCode = await mod.default(args, cmd.opts(), program.opts<GlobalOptions>());
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('egress-agent')
+    .description('In-pod dataplane agent for Kube-OVN VPC egress gateways: routes, rules, SNAT and BFD')
+    .version(packageVersion(), '-V, --version')
+    .addOption(new Option('--socket <path>', 'control socket of the running agent').env('EGRESS_AGENT_SOCKET').default(DEFAULT_SOCKET))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .showHelpAfterError();
+
+  program.command('run').description('run the agent: validate config, apply the dataplane, run BFD, serve health and control (the Pod entrypoint)')
+    .option('--config <file>', 'JSON config file (flags > file > environment)')
+    .option('--health-listen <addr>', 'HTTP health/metrics listen address')
+    .action(verb(program, 'run'));
+  program.command('init').description('validate config and apply the dataplane once, then exit (Kube-OVN init container)')
+    .option('--config <file>', 'JSON config file (flags > file > environment)')
+    .action(verb(program, 'init'));
+  program.command('status').description('show the agent status').option('--json', 'machine-readable output').action(verb(program, 'status'));
+  const bfd = program.command('bfd').description('show BFD sessions').option('--json', 'machine-readable output').action(verb(program, 'bfd'));
+  bfd.command('admin-down <local> <remote>').description('take a BFD session administratively down').action(verb(program, 'bfd-admin-down'));
+  bfd.command('admin-up <local> <remote>').description('bring an administratively down BFD session back').action(verb(program, 'bfd-admin-up'));
+  program.command('dataplane').description('show desired vs actual dataplane and the last apply/repair').option('--json', 'machine-readable output').action(verb(program, 'dataplane'));
+  program.command('reconcile').description('ask the running agent to reconcile the dataplane now').action(verb(program, 'reconcile'));
+  program.command('log-level <level>').description('change the running agent\'s log level').action(verb(program, 'log-level'));
+  const probe = program.command('probe').description('exit 0/1 for kubelet probes');
+  probe.command('live').description('is the agent working').action(verb(program, 'probe-live'));
+  probe.command('ready').description('can this replica carry traffic').action(verb(program, 'probe-ready'));
+  program.command('version').description('print the version').option('--json', 'machine-readable output').action(verb(program, 'version'));
+  return program;
+}

@@ -1,0 +1,61 @@
+// Domain types for validated agent configuration. Produced by agent/config (zod), consumed by
+// plan/, bfd/ and the daemon. Everything here is already validated and normalised.
+
+export type Family = 4 | 6;
+
+/** One address family the gateway serves (configured only when both gateways are set, as Kube-OVN does). */
+export interface FamilyConfig {
+  family: Family;
+  /** OVN logical router port IP reachable through the internal (VPC) interface. */
+  internalGateway: string;
+  /** Underlay gateway reachable through the external interface. */
+  externalGateway: string;
+  /** Normalised CIDRs (network address, explicit prefix) whose traffic is forwarded without SNAT. */
+  noSnatSources: string[];
+  /** Optional explicit SNAT address (our extra); default: MASQUERADE to the external interface address. */
+  snatTo?: string;
+}
+
+export type BfdAuthType = 'none' | 'simple' | 'keyed-md5' | 'meticulous-md5' | 'keyed-sha1' | 'meticulous-sha1';
+
+export interface BfdAuthConfig {
+  type: BfdAuthType;
+  keyId: number;
+  /** Secret bytes; read from a file or an environment variable, never logged. */
+  key: Buffer;
+}
+
+export interface BfdConfig {
+  enabled: boolean;
+  /** POD_IPS: local (eth0) addresses. */
+  localIps: string[];
+  /** BFD_PEER_IPS: the VPC BFD port addresses. */
+  peerIps: string[];
+  minTxMs: number;
+  minRxMs: number;
+  multiplier: number;
+  passive: boolean;
+  /** Lowest accepted received TTL/hop limit (OVN's packets cross a router hop: 254). */
+  minTtl: number;
+  auth?: BfdAuthConfig;
+  /** Where local discriminators are persisted so they stay stable across restarts. */
+  statePath: string;
+}
+
+export interface GatewayConfig {
+  families: FamilyConfig[];
+  /** Explicit interface names (our extras); default: discovered by route lookup of each gateway. */
+  internalInterface?: string;
+  externalInterface?: string;
+  /** Extra no-SNAT CIDRs, per family, merged with NO_SNAT_SOURCES_IPV4/6. */
+  reconcileIntervalMs: number;
+  bfd: BfdConfig;
+  healthListen: string;
+  controlSocket: string;
+  /** Kube-OVN G3 supervisor socket path, served in addition to our own. */
+  compatSocket: string;
+  drainGraceMs: number;
+  logLevel: string;
+  /** Path of the JSON config file the settings came from, if any (reload re-reads it). */
+  configFile?: string;
+}

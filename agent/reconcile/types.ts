@@ -1,0 +1,48 @@
+// What the dataplane reconciler reports to the daemon, health, metrics and the CLI.
+import type { DesiredDataplane } from '../plan/types.js';
+
+/** One difference between the desired and the live dataplane, precise enough for a log line. */
+export interface Drift {
+  kind: 'sysctl' | 'route' | 'rule' | 'ipset' | 'iptables' | 'link';
+  family?: 4 | 6;
+  /** Human-readable identity of the object, e.g. "table 1000 default via 10.16.0.1 dev eth0". */
+  object: string;
+  problem: 'missing' | 'extra' | 'different';
+  expected?: string;
+  actual?: string;
+}
+
+export interface ApplyResult {
+  /** When the apply finished (Unix epoch ms). */
+  at: number;
+  durationMs: number;
+  trigger: 'startup' | 'init' | 'netlink' | 'periodic' | 'manual' | 'reload';
+  /** What was wrong before the apply (empty on a no-change pass). */
+  drift: Drift[];
+  changed: boolean;
+  /** Read-back verification after the apply: empty when the live state matches. */
+  remaining: Drift[];
+  error?: string;
+}
+
+export interface DataplaneStatus {
+  desired: DesiredDataplane | null;
+  verified: boolean;
+  lastApply: ApplyResult | null;
+  lastError: string | null;
+  applies: number;
+  repairs: number;
+  /** Per-family interface facts in use, for /status. */
+  interfaces: { family: 4 | 6; internal: string; external: string; internalUp: boolean; externalUp: boolean }[];
+}
+
+/** The narrow surface the daemon uses; implemented by agent/reconcile. */
+export interface DataplaneReconciler {
+  /** Apply once and verify; throws InputError for discovery problems (nothing applied). */
+  applyOnce(trigger: ApplyResult['trigger']): Promise<ApplyResult>;
+  /** Start watching netlink and the periodic iptables verification. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): DataplaneStatus;
+  on(event: 'applied', listener: (r: ApplyResult) => void): this;
+}

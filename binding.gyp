@@ -1,0 +1,14 @@
+{
+  "targets": [
+    {
+      "target_name": "bfd",
+      "sources": ["native/src/addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

@@ -1,0 +1,3 @@
+# Placeholder: replaced by the exec-probe client build (issue 5).
+.PHONY: probe
+probe:
