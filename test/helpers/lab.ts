@@ -1,0 +1,249 @@
+// Typed wrapper around scripts/lab/lab.sh (the network-namespace lab) for integration tests,
+// e2e tests and benchmarks. Every call is an argument array (no shell); the script owns all state.
+import { execa, type Options, type Result } from 'execa';
+import { fileURLToPath } from 'node:url';
+
+export const LAB_SH = fileURLToPath(new URL('../../scripts/lab/lab.sh', import.meta.url));
+/** Where lab.sh keeps its per-prefix state (ownership markers, pid files, FRR files). */
+export const LAB_RUN_DIR = '/run/vea-lab';
+
+export type LabFamily = '4' | '6' | 'dual';
+export type LabNode = 'vpc' | 'ovn' | 'ext' | `gw${number}`;
+export type EchoProto = 'tcp' | 'udp';
+/** FRR bfdd's view of a session; `absent` = no such peer configured. */
+export type FrrPeerState = 'up' | 'down' | 'init' | 'shutdown' | 'absent';
+
+export interface LabOptions {
+  /** Gateway replicas gw1..gwN (default 2). */
+  replicas?: number;
+  /** Internal (VPC/eth0/BFD) families (default dual). */
+  family?: LabFamily;
+  /** Underlay (net1/ext) families (default = family). */
+  extFamily?: LabFamily;
+}
+
+export interface LabGatewayAddresses {
+  eth0?: string;
+  net1?: string;
+}
+
+/** One family's addresses; internal keys exist only if the internal side has the family, external keys only if the underlay has it. */
+export interface LabFamilyInfo {
+  client?: string;
+  noSnatClient?: string;
+  internalGateway?: string;
+  bfdPort?: string;
+  internalCidr?: string;
+  noSnatSource?: string;
+  externalGateway?: string;
+  server?: string;
+  gateways: Record<string, LabGatewayAddresses>;
+}
+
+export interface LabInfo {
+  prefix: string;
+  family: LabFamily;
+  extFamily: LabFamily;
+  replicas: number;
+  stateDir: string;
+  serverPort: number;
+  namespaces: Record<string, string>;
+  ipv4?: LabFamilyInfo;
+  ipv6?: LabFamilyInfo;
+}
+
+/** One entry of FRR's `show bfd peers json` (the fields tests use; FRR adds more). */
+export interface FrrPeer {
+  peer: string;
+  local: string;
+  status: Exclude<FrrPeerState, 'absent'>;
+  id: number;
+  'remote-id': number;
+  diagnostic: string;
+  'remote-diagnostic': string;
+  'receive-interval': number;
+  'transmit-interval': number;
+  'detect-multiplier': number;
+  'remote-receive-interval': number;
+  'remote-transmit-interval': number;
+  'remote-detect-multiplier': number;
+  [key: string]: unknown;
+}
+
+/** A session state change from bfdd's log (`debug bfd peer`), with bfdd's µs timestamp. */
+export interface FrrEvent {
+  /** Microseconds since the epoch (bfdd logs local time with 6 decimals). */
+  timeUs: number;
+  peer: string;
+  local: string;
+  from: string;
+  to: string;
+  reason?: string;
+  line: string;
+}
+
+export interface EchoReply {
+  /** Source address the echo server saw. */
+  ip: string;
+  port: number;
+}
+
+export interface BfdTimers {
+  txMs: number;
+  rxMs: number;
+  multiplier: number;
+}
+
+const EVENT_RE =
+  /^(\d{4})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{6}) .*state-change: \[([^\]]*)\] (\S+) -> (\S+)(?: reason:(\S+))?/;
+
+/** Parses bfdd 8.4 `state-change:` log lines (as printed by `lab.sh frr events`). */
+export function parseFrrEvents(text: string): FrrEvent[] {
+  const events: FrrEvent[] = [];
+  for (const line of text.split('\n')) {
+    const m = EVENT_RE.exec(line);
+    if (!m) continue;
+    const [, y, mo, d, h, mi, s, us, session, from, to, reason] = m;
+    const peer = /(?:^| )peer:(\S+)/.exec(session!)?.[1];
+    const local = /(?:^| )local:(\S+)/.exec(session!)?.[1];
+    if (!peer || !local) throw new Error(`bfdd state-change line without peer/local: ${line}`);
+    const ms = new Date(+y!, +mo! - 1, +d!, +h!, +mi!, +s!).getTime();
+    events.push({ timeUs: ms * 1000 + Number(us), peer, local, from: from!, to: to!, ...(reason ? { reason } : {}), line });
+  }
+  return events;
+}
+
+export class Lab {
+  readonly prefix: string;
+  readonly replicas: number;
+  readonly family: LabFamily;
+  readonly extFamily: LabFamily;
+
+  constructor(prefix: string, opts: LabOptions = {}) {
+    this.prefix = prefix;
+    this.replicas = opts.replicas ?? 2;
+    this.family = opts.family ?? 'dual';
+    this.extFamily = opts.extFamily ?? this.family;
+  }
+
+  /** The network namespace name of a lab node. */
+  ns(node: LabNode): string {
+    return `${this.prefix}-${node}`;
+  }
+
+  /** Gateway node names gw1..gwN. */
+  get gateways(): LabNode[] {
+    return Array.from({ length: this.replicas }, (_, i) => `gw${i + 1}` as const);
+  }
+
+  /** Runs `lab.sh COMMAND -p PREFIX ARGS...`; rejects with lab.sh's stderr on failure. */
+  run(command: string, args: readonly string[] = [], opts: Options = {}): Promise<Result> {
+    return execa(LAB_SH, [command, '-p', this.prefix, ...args], opts);
+  }
+
+  async up(): Promise<void> {
+    await this.run('up', [
+      '--replicas', String(this.replicas), '--family', this.family, '--ext-family', this.extFamily,
+    ]);
+  }
+
+  async down(): Promise<void> {
+    await this.run('down');
+  }
+
+  /** Runs argv inside the node's namespace. */
+  exec(node: LabNode, argv: readonly string[], opts: Options = {}): Promise<Result> {
+    return this.run('exec', [node, ...argv], opts);
+  }
+
+  /** The Kube-OVN environment of a replica (KEY=VALUE lines of `lab.sh env`). */
+  async env(gw: LabNode): Promise<Record<string, string>> {
+    const { stdout } = await this.run('env', [gw]);
+    const env: Record<string, string> = {};
+    for (const line of String(stdout).split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
+    }
+    return env;
+  }
+
+  async info(): Promise<LabInfo> {
+    const { stdout } = await this.run('info');
+    return JSON.parse(String(stdout)) as LabInfo;
+  }
+
+  async ecmpSet(gws: readonly LabNode[]): Promise<void> {
+    await this.run('ecmp', ['set', ...gws]);
+  }
+
+  /** `ip route show default table 100` in the ovn namespace, per family. */
+  async ecmpShow(): Promise<string> {
+    return String((await this.run('ecmp', ['show'])).stdout);
+  }
+
+  /** Starts bfdd in PREFIX-ovn (or applies new timers to the running one); default 100/100/3. */
+  async frrUp(timers?: BfdTimers): Promise<void> {
+    const args = timers ? [String(timers.txMs), String(timers.rxMs), String(timers.multiplier)] : [];
+    await this.run('frr', ['up', ...args]);
+  }
+
+  async frrState(peer: string): Promise<FrrPeerState> {
+    return String((await this.run('frr', ['state', peer])).stdout).trim() as FrrPeerState;
+  }
+
+  async frrJson(): Promise<FrrPeer[]> {
+    return JSON.parse(String((await this.run('frr', ['json'])).stdout)) as FrrPeer[];
+  }
+
+  /** Polls until PEER is in STATE; resolves with the ms waited, rejects on timeout. */
+  async frrWait(peer: string, state: FrrPeerState, timeoutS: number): Promise<number> {
+    return Number(String((await this.run('frr', ['wait', peer, state, String(timeoutS)])).stdout).trim());
+  }
+
+  async frrEvents(): Promise<FrrEvent[]> {
+    return parseFrrEvents(String((await this.run('frr', ['events'])).stdout));
+  }
+
+  /** SIGKILL bfdd (a crash: no AdminDown is sent). */
+  async frrKill(): Promise<void> {
+    await this.run('frr', ['kill']);
+  }
+
+  /** Restarts bfdd after frrKill with the same peers and timers. */
+  async frrStart(): Promise<void> {
+    await this.run('frr', ['start']);
+  }
+
+  async frrDown(): Promise<void> {
+    await this.run('frr', ['down']);
+  }
+
+  async frrVtysh(args: readonly string[]): Promise<string> {
+    return String((await this.run('frr', ['vtysh', ...args])).stdout);
+  }
+
+  /** Asks the echo server from `from` (default the VPC client), bound to src; rejects on failure or after 2 s. */
+  async curl(src: string, dst: string, proto: EchoProto = 'tcp', from: LabNode = 'vpc'): Promise<EchoReply> {
+    const { stdout } = await this.run('curl', ['--from', from, src, dst, proto]);
+    const [ip, port] = String(stdout).trim().split(' ');
+    if (!ip || !port) throw new Error(`unexpected echo reply from ${dst}: ${String(stdout)}`);
+    return { ip, port: Number(port) };
+  }
+}
+
+/** The part of a tap Test that withLab needs. */
+export interface TeardownHost {
+  teardown(fn: () => unknown): void;
+}
+
+/**
+ * Brings a lab up for a test and registers its teardown. A stale lab with the same prefix (left by
+ * a killed run) is removed first: the prefix belongs to the calling test.
+ */
+export async function withLab(t: TeardownHost, opts: LabOptions & { prefix: string }): Promise<Lab> {
+  const lab = new Lab(opts.prefix, opts);
+  t.teardown(() => lab.down());
+  await lab.down();
+  await lab.up();
+  return lab;
+}
