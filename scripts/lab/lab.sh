@@ -37,9 +37,9 @@ usage: lab.sh COMMAND [-p PREFIX] [ARGS...]      (PREFIX default: vea; namespace
   exec NODE CMD...                  NODE = vpc|ovn|ext|gw1|gw2...
   env gwN                           Kube-OVN environment of that replica (KEY=VALUE lines)
   info                              JSON description of the lab
-  ecmp set gwN [gwM ...] | ecmp show
+  ecmp set gwN [gwM ...] | ecmp show | ecmp follow | ecmp unfollow   (follow: nexthops track bfdd)
   frr up [TX RX MULT] | frr state PEER | frr json | frr wait PEER STATE TIMEOUT_S
-      | frr events | frr kill | frr start | frr down | frr vtysh ARGS...
+      | frr events | frr transition PEER STATE SINCE_MS | frr kill | frr start | frr down | frr vtysh ARGS...
   curl [--from NODE] SRC_IP DST_IP [tcp|udp]   (NODE default vpc)
 EOF
   exit 2
@@ -422,6 +422,7 @@ teardown() {
   local f name rc=0
   stop_pidfile "$FRR_DIR/bfdd.pid" || rc=1
   stop_pidfile "$STATE/echo-server.pid" || rc=1
+  stop_pidfile "$STATE/ecmp-follow.pid" || rc=1
   for f in "$STATE"/netns/* "$STATE"/links/*; do
     [[ -e $f ]] || continue
     name=${f##*/}
@@ -545,7 +546,24 @@ cmd_ecmp() {
       if has4; then nip ovn -4 route show default table "$ECMP_TABLE"; fi
       if has6; then nip ovn -6 route show default table "$ECMP_TABLE"; fi
       ;;
-    *) die "usage: lab.sh ecmp [-p PREFIX] set gwN [gwM ...] | show" ;;
+    follow)
+      # Nexthops follow bfdd's view of each replica from now on, as OVN's BFD-gated ECMP does.
+      ((${#ARGS[@]} == 1)) || die "usage: lab.sh ecmp [-p PREFIX] follow"
+      local g pairs=() pidfile=$STATE/ecmp-follow.pid
+      [[ -f $FRR_DIR/bfdd.log ]] || die "ecmp follow needs bfdd (run: lab.sh frr -p $PREFIX up)"
+      owned_pid "$pidfile" >/dev/null && die "ecmp follow is already running in lab '$PREFIX'"
+      for ((g = 1; g <= REPLICAS; g++)); do
+        if has4; then pairs+=("gw$g=$(gw_eth0_4 "$g")"); fi
+        if has6; then pairs+=("gw$g=$(gw_eth0_6 "$g")"); fi
+      done
+      setsid node "$LAB_DIR/ecmp-follow.mjs" "$(ns ovn)" "$ECMP_TABLE" "$FRR_DIR/bfdd.log" br-vpc "${pairs[@]}" \
+        --pidfile "$pidfile" >>"$STATE/ecmp-follow.log" 2>&1 </dev/null &
+      echo $! >"$pidfile"
+      ;;
+    unfollow)
+      stop_pidfile "$STATE/ecmp-follow.pid"
+      ;;
+    *) die "usage: lab.sh ecmp [-p PREFIX] set gwN [gwM ...] | show | follow | unfollow" ;;
   esac
 }
 
@@ -710,11 +728,17 @@ cmd_frr() {
       [[ -f $FRR_DIR/bfdd.log ]] || die "no bfdd log in lab '$PREFIX' (run: lab.sh frr up)"
       grep -h 'state-change:' "$FRR_DIR/bfdd.log" || true
       ;;
+    transition)
+      ((${#rest[@]} == 3)) || die "usage: lab.sh frr [-p PREFIX] transition PEER STATE SINCE_MS"
+      [[ -f $FRR_DIR/bfdd.log ]] || die "no bfdd log in lab '$PREFIX' (run: lab.sh frr up)"
+      node "$LAB_DIR/frr-transition.mjs" "${rest[@]}" <"$FRR_DIR/bfdd.log" ||
+        die "frr transition: bfdd logged no transition of ${rest[0]} to ${rest[1]} after ${rest[2]}"
+      ;;
     vtysh)
       frr_require
       vtysh_bfdd "${rest[@]}"
       ;;
-    *) die "usage: lab.sh frr [-p PREFIX] up [TX RX MULT]|state PEER|json|wait PEER STATE TIMEOUT_S|events|kill|start|down|vtysh ARGS..." ;;
+    *) die "usage: lab.sh frr [-p PREFIX] up [TX RX MULT]|state PEER|json|wait PEER STATE TIMEOUT_S|events|transition PEER STATE SINCE_MS|kill|start|down|vtysh ARGS..." ;;
   esac
 }
 
