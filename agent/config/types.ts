@@ -10,7 +10,10 @@ export interface FamilyConfig {
   internalGateway: string;
   /** Underlay gateway reachable through the external interface. */
   externalGateway: string;
-  /** Normalised CIDRs (network address, explicit prefix) whose traffic is forwarded without SNAT. */
+  /**
+   * Canonical CIDRs (network address, explicit prefix) whose traffic is forwarded without SNAT:
+   * NO_SNAT_SOURCES_IPV4/6 merged with our extra no-SNAT list, duplicates removed.
+   */
   noSnatSources: string[];
   /** Optional explicit SNAT address (our extra); default: MASQUERADE to the external interface address. */
   snatTo?: string;
@@ -47,7 +50,7 @@ export interface GatewayConfig {
   /** Explicit interface names (our extras); default: discovered by route lookup of each gateway. */
   internalInterface?: string;
   externalInterface?: string;
-  /** Extra no-SNAT CIDRs, per family, merged with NO_SNAT_SOURCES_IPV4/6. */
+  /** Period of the iptables/ipset verification (netlink objects are repaired on events). */
   reconcileIntervalMs: number;
   bfd: BfdConfig;
   healthListen: string;
@@ -58,4 +61,15 @@ export interface GatewayConfig {
   logLevel: string;
   /** Path of the JSON config file the settings came from, if any (reload re-reads it). */
   configFile?: string;
+  /**
+   * Where each setting came from, by setting id (JSON key path, e.g. "ipv4.internalGateway"), so
+   * later checks (discovery) can name the input the way the person wrote it. See configErrorFor().
+   */
+  origins?: Record<string, ConfigOrigin>;
+}
+
+export interface ConfigOrigin {
+  source: 'env' | 'file' | 'flag' | 'default';
+  /** Env variable, JSON key path or "--flag". */
+  key: string;
 }

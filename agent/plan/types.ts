@@ -18,6 +18,11 @@ export interface FamilyFacts {
 
 export interface Facts {
   families: FamilyFacts[];
+  /**
+   * Current value of net/ipv4/conf/all/rp_filter (0, 1 or 2), when discovery read it. The planner
+   * needs it because the effective rp_filter of an interface is max(all, interface): see plan.ts.
+   */
+  ipv4RpFilterAll?: number;
 }
 
 export interface DesiredSysctl {
@@ -48,7 +53,10 @@ export interface DesiredIpset {
   name: string;
   family: Family;
   type: 'hash:net';
+  /** Canonical "network/prefix" CIDRs (prefix 1..32 / 1..128: hash:net cannot hold /0). */
   members: string[];
+  /** `maxelem` for `ipset create`: 65536 (ipset's default) or more for larger lists. */
+  maxelem: number;
 }
 
 /** iptables content owned by the agent for one family: owned chains plus one jump per built-in hook. */
@@ -67,3 +75,19 @@ export interface DesiredDataplane {
   ipsets: DesiredIpset[];
   iptables: DesiredIptables[];
 }
+
+/** `iptables-save` output of one family, parsed: table -> chain -> rule specs (text after "-A CHAIN "). */
+export interface ParsedIptables {
+  tables: Record<string, { chains: Record<string, string[]> }>;
+}
+
+/** One difference between the desired owned iptables content and the live one. */
+export type IptablesDrift =
+  | { kind: 'chain-missing'; family: Family; table: string; chain: string }
+  | { kind: 'rule-missing'; family: Family; table: string; chain: string; rule: string; position: number }
+  | { kind: 'rule-extra'; family: Family; table: string; chain: string; rule: string }
+  | { kind: 'rule-order'; family: Family; table: string; chain: string; expected: string[]; actual: string[] }
+  | { kind: 'hook-missing'; family: Family; table: string; chain: string; rule: string }
+  | { kind: 'hook-duplicate'; family: Family; table: string; chain: string; rule: string; count: number }
+  /** An owned chain that is not desired any more (e.g. left by an older configuration). */
+  | { kind: 'chain-stale'; family: Family; table: string; chain: string };

@@ -1,0 +1,200 @@
+// Field parsers used by the schema: raw input (string from env/flags, JSON value from the file)
+// -> typed, canonical value, or a reason. Each reports every problem it finds, with the offending
+// entry, so one run shows all mistakes.
+import { addressClass, formatCidr, formatIp, hasHostBits, networkOf, parseCidr, parseIp, type IpFamily } from '../lib/ip.js';
+
+/** Reports one problem; `value` is the offending part when it is narrower than the whole input. */
+export type Report = (message: string, value?: string) => void;
+
+function asText(v: unknown, report: Report): string | undefined {
+  if (typeof v === 'string') return v;
+  report(`expected a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+  return undefined;
+}
+
+const UNUSABLE = new Set(['unspecified', 'loopback', 'multicast', 'broadcast', 'ipv4-mapped']);
+
+function checkAddress(text: string, family: IpFamily | undefined, report: Report, label = ''): string | undefined {
+  const r = parseIp(text);
+  if (!r.ok) {
+    report(`${label}${r.reason}`, text);
+    return undefined;
+  }
+  if (family !== undefined && r.value.family !== family) {
+    report(`${label}is an IPv${r.value.family} address, but this setting takes IPv${family}`, text);
+    return undefined;
+  }
+  const cls = addressClass(r.value);
+  if (UNUSABLE.has(cls)) {
+    report(`${label}is ${cls === 'ipv4-mapped' ? 'an IPv4-mapped IPv6 address (use the IPv4 setting)' : `the ${cls} address, not usable here`}`, text);
+    return undefined;
+  }
+  return formatIp(r.value);
+}
+
+/** One address of the given family (any when undefined). "" means unset. */
+export function ipAddress(family?: IpFamily) {
+  return (v: unknown, report: Report): string | undefined => {
+    const t = asText(v, report);
+    if (t === undefined || t === '') return undefined;
+    return checkAddress(t, family, report);
+  };
+}
+
+/** A list: comma-separated text (env, flags) or a JSON array of strings. */
+function listEntries(v: unknown, report: Report): string[] | undefined {
+  if (typeof v === 'string') return v.trim() === '' ? [] : v.split(',').map((x) => x.trim());
+  if (Array.isArray(v)) {
+    const bad = v.findIndex((x) => typeof x !== 'string');
+    if (bad >= 0) {
+      report(`entry ${bad + 1} is not a string`, JSON.stringify(v[bad]));
+      return undefined;
+    }
+    return (v as string[]).map((x) => x.trim());
+  }
+  report(`expected a comma-separated string or an array of strings, got ${typeof v}`);
+  return undefined;
+}
+
+function uniqueEntries(entries: (string | undefined)[], originals: string[], report: Report): string[] | undefined {
+  const first = new Map<string, number>();
+  let ok = true;
+  entries.forEach((e, i) => {
+    if (e === undefined) { ok = false; return; }
+    const j = first.get(e);
+    if (j !== undefined) {
+      report(`entry ${i + 1} "${originals[i]}" duplicates entry ${j + 1} "${originals[j]}"`, originals[i]);
+      ok = false;
+    } else {
+      first.set(e, i);
+    }
+  });
+  return ok ? (entries as string[]) : undefined;
+}
+
+/** Addresses of any family, e.g. POD_IPS / BFD_PEER_IPS. */
+export function ipList(v: unknown, report: Report): string[] | undefined {
+  const raw = listEntries(v, report);
+  if (!raw) return undefined;
+  const parsed = raw.map((e, i): string | undefined => {
+    if (e !== '') return checkAddress(e, undefined, report, `entry ${i + 1} "${e}" `);
+    report(`entry ${i + 1} is empty (stray comma?)`, e);
+    return undefined;
+  });
+  return uniqueEntries(parsed, raw, report);
+}
+
+/**
+ * CIDRs of one family. A bare address means a host route (/32, /128), as iptables read Kube-OVN's
+ * list. Host bits are rejected rather than silently cleared: the message shows the network.
+ */
+export function cidrList(family: IpFamily) {
+  return (v: unknown, report: Report): string[] | undefined => {
+    const raw = listEntries(v, report);
+    if (!raw) return undefined;
+    const parsed = raw.map((e, i): string | undefined => {
+      const label = `entry ${i + 1} "${e}" `;
+      if (e === '') {
+        report(`entry ${i + 1} is empty (stray comma?)`, e);
+        return undefined;
+      }
+      const r = parseCidr(e, { bareIp: true });
+      if (!r.ok) {
+        report(`${label}${r.reason}`, e);
+        return undefined;
+      }
+      if (r.value.family !== family) {
+        report(`${label}is IPv${r.value.family}, but this list takes IPv${family}`, e);
+        return undefined;
+      }
+      if (hasHostBits(r.value)) {
+        report(`${label}has host bits set; write ${formatCidr(networkOf(r.value))}`, e);
+        return undefined;
+      }
+      return formatCidr(r.value);
+    });
+    return uniqueEntries(parsed, raw, report);
+  };
+}
+
+export function integer(min: number, max: number) {
+  return (v: unknown, report: Report): number | undefined => {
+    let n: number;
+    if (typeof v === 'number') n = v;
+    else if (typeof v === 'string' && /^-?[0-9]+$/.test(v.trim())) n = Number(v.trim());
+    else {
+      report(`expected an integer between ${min} and ${max}`);
+      return undefined;
+    }
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      report(`must be an integer between ${min} and ${max}`);
+      return undefined;
+    }
+    return n;
+  };
+}
+
+/** A POSIX-portable environment variable name. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function boolean(v: unknown, report: Report): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  report('expected true or false');
+  return undefined;
+}
+
+export function oneOf<T extends string>(choices: readonly T[]) {
+  return (v: unknown, report: Report): T | undefined => {
+    const t = asText(v, report);
+    if (t === undefined) return undefined;
+    if ((choices as readonly string[]).includes(t)) return t as T;
+    report(`expected one of: ${choices.join(', ')}`);
+    return undefined;
+  };
+}
+
+/** Linux interface name rules (dev_valid_name): 1-15 bytes, not "." or "..", no "/", ":" or spaces. */
+export function interfaceName(v: unknown, report: Report): string | undefined {
+  const t = asText(v, report);
+  if (t === undefined || t === '') return undefined;
+  if (Buffer.byteLength(t) > 15) report('an interface name has at most 15 bytes');
+  else if (t === '.' || t === '..' || /[/:\s]/.test(t)) report('not a valid interface name (no "/", ":" or whitespace; not "." or "..")');
+  else return t;
+  return undefined;
+}
+
+/** An absolute path; `maxBytes` for Unix socket paths (sun_path holds 107 bytes plus NUL). */
+export function absolutePath(maxBytes?: number) {
+  return (v: unknown, report: Report): string | undefined => {
+    const t = asText(v, report);
+    if (t === undefined) return undefined;
+    if (!t.startsWith('/')) report('must be an absolute path');
+    else if (t.includes('\0')) report('must not contain NUL');
+    else if (maxBytes !== undefined && Buffer.byteLength(t) > maxBytes) report(`a Unix socket path has at most ${maxBytes} bytes`);
+    else return t;
+    return undefined;
+  };
+}
+
+/** "[host]:port" as Go's net.Listen takes it: ":10669", "0.0.0.0:10669", "[::1]:8080". */
+export function listenAddress(v: unknown, report: Report): string | undefined {
+  const t = asText(v, report);
+  if (t === undefined) return undefined;
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):([0-9]{1,5})$/.exec(t);
+  if (!m) {
+    report('expected [host]:port, e.g. ":10669", "127.0.0.1:10669" or "[::]:10669"');
+    return undefined;
+  }
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  let ok = true;
+  if (port > 65535) { report(`port ${port} is out of range (0-65535)`); ok = false; }
+  if (host !== '' && host !== 'localhost') {
+    const r = parseIp(host);
+    if (!r.ok) { report(`host "${host}": ${r.reason}`); ok = false; }
+    else if (m[1] === undefined && r.value.family === 6) { report('write an IPv6 host in brackets, e.g. "[::1]:10669"'); ok = false; }
+  }
+  return ok ? t : undefined;
+}

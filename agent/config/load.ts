@@ -1,0 +1,125 @@
+// loadConfig: sources -> one zod validation -> GatewayConfig, or every error found, each naming its
+// input. Nothing here touches the kernel; discovery checks what needs it.
+import type { ConfigError } from './errors.js';
+import { AUTH_KEY_FIELD, settingsSchema, type ParsedSettings } from './schema.js';
+import { SETTINGS, primaryInput } from './settings.js';
+import { collectSources, type Collected, type ConfigSources, type Provided } from './sources.js';
+import type { BfdConfig, ConfigOrigin, FamilyConfig, GatewayConfig } from './types.js';
+
+/** Something worth logging about an accepted configuration (the caller logs it). */
+export interface ConfigNotice {
+  level: 'info' | 'warn';
+  key: string;
+  message: string;
+}
+
+export type LoadResult =
+  | { ok: true; config: GatewayConfig; notices: ConfigNotice[] }
+  | { ok: false; errors: ConfigError[] };
+
+/** Timers below this are accepted (the CRD allows 1 ms) but warned about. */
+const BFD_TIMER_WARN_MS = 10;
+
+function showRaw(raw: unknown): string {
+  if (typeof raw === 'string') return raw;
+  if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return raw.join(',');
+  return JSON.stringify(raw) ?? String(raw);
+}
+
+function toConfigErrors(issues: readonly { path?: PropertyKey[]; message: string; params?: Record<string, unknown> }[], c: Collected): ConfigError[] {
+  return issues.map((i) => {
+    const id = String(i.path?.[0]);
+    const p: Provided | undefined = c.values.get(id);
+    const origin = p ? { source: p.source, key: p.key } : primaryInput(id);
+    const value = typeof i.params?.value === 'string' ? i.params.value : p ? showRaw(p.raw) : '';
+    return { ...origin, value, message: i.message };
+  });
+}
+
+function familyConfig(v: ParsedSettings, f: 4 | 6): FamilyConfig | undefined {
+  const internalGateway = v[`ipv${f}.internalGateway`];
+  const externalGateway = v[`ipv${f}.externalGateway`];
+  if (internalGateway === undefined || externalGateway === undefined) return undefined;
+  const noSnatSources = [...new Set([...(v[`ipv${f}.noSnatSources`] ?? []), ...(v[`ipv${f}.extraNoSnatSources`] ?? [])])];
+  const snatTo = v[`ipv${f}.snatTo`];
+  return { family: f, internalGateway, externalGateway, noSnatSources, ...(snatTo !== undefined ? { snatTo } : {}) };
+}
+
+function bfdConfig(v: ParsedSettings): BfdConfig {
+  const peerIps = v['bfd.peerIps'] ?? [];
+  const type = v['bfd.auth.type'] ?? 'none';
+  const key = v[AUTH_KEY_FIELD];
+  return {
+    enabled: v['bfd.enabled'] ?? peerIps.length > 0,
+    localIps: v['bfd.localIps'] ?? [],
+    peerIps,
+    minTxMs: v['bfd.minTxMs']!,
+    minRxMs: v['bfd.minRxMs']!,
+    multiplier: v['bfd.multiplier']!,
+    passive: v['bfd.passive']!,
+    minTtl: v['bfd.minTtl']!,
+    statePath: v['bfd.statePath']!,
+    ...(type !== 'none' && key ? { auth: { type, keyId: v['bfd.auth.keyId']!, key } } : {}),
+  };
+}
+
+function notices(v: ParsedSettings, config: GatewayConfig, c: Collected): ConfigNotice[] {
+  const out: ConfigNotice[] = [];
+  const keyOf = (id: string): string => c.values.get(id)?.key ?? primaryInput(id).key;
+  for (const f of [4, 6] as const) {
+    if (config.families.some((x) => x.family === f)) continue;
+    if (v[`ipv${f}.internalGateway`] !== undefined) {
+      out.push({ level: 'info', key: keyOf(`ipv${f}.externalGateway`), message: `IPv${f} skipped: the internal gateway is set but the external gateway is not (external subnet without IPv${f})` });
+    }
+    for (const id of [`ipv${f}.snatTo`, `ipv${f}.extraNoSnatSources`] as const) {
+      const val = v[id];
+      if (val !== undefined && (!Array.isArray(val) || val.length > 0)) out.push({ level: 'warn', key: keyOf(id), message: `ignored: IPv${f} is not configured` });
+    }
+  }
+  if (config.bfd.enabled) {
+    for (const id of ['bfd.minTxMs', 'bfd.minRxMs'] as const) {
+      if (v[id]! < BFD_TIMER_WARN_MS) out.push({ level: 'warn', key: keyOf(id), message: `${v[id]} ms is below ${BFD_TIMER_WARN_MS} ms; accepted (the CRD allows it) but unlikely to hold on a loaded node` });
+    }
+    for (const f of [4, 6] as const) {
+      const has = (ips: string[]): boolean => ips.some((ip) => ip.includes(':') === (f === 6));
+      if (has(config.bfd.localIps) !== has(config.bfd.peerIps)) {
+        out.push({ level: 'info', key: keyOf(has(config.bfd.localIps) ? 'bfd.peerIps' : 'bfd.localIps'), message: `no IPv${f} BFD session: only one side has an IPv${f} address` });
+      }
+    }
+  }
+  return out;
+}
+
+export function loadConfig(sources: ConfigSources): LoadResult {
+  const c = collectSources(sources);
+  // Without the file, the remaining inputs are incomplete: validating them would mostly report
+  // consequences ("no address family") of the one real problem.
+  if (c.fileUnusable) return { ok: false, errors: c.errors };
+  const input: Record<string, unknown> = {};
+  for (const [id, p] of c.values) input[id] = p.raw;
+  if (c.authKey) input[AUTH_KEY_FIELD] = c.authKey;
+  const parsed = settingsSchema.safeParse(input);
+  const errors = [...c.errors, ...(parsed.success ? [] : toConfigErrors(parsed.error.issues, c))];
+  if (!parsed.success || errors.length > 0) return { ok: false, errors };
+  const v = parsed.data;
+  const origins: Record<string, ConfigOrigin> = {};
+  for (const s of SETTINGS) {
+    const p = c.values.get(s.id);
+    if (p) origins[s.id] = { source: p.source, key: p.key };
+  }
+  const config: GatewayConfig = {
+    families: [familyConfig(v, 4), familyConfig(v, 6)].filter((f): f is FamilyConfig => f !== undefined),
+    ...(v.internalInterface !== undefined ? { internalInterface: v.internalInterface } : {}),
+    ...(v.externalInterface !== undefined ? { externalInterface: v.externalInterface } : {}),
+    reconcileIntervalMs: v.reconcileIntervalMs!,
+    bfd: bfdConfig(v),
+    healthListen: v.healthListen!,
+    controlSocket: v.controlSocket!,
+    compatSocket: v.compatSocket!,
+    drainGraceMs: v.drainGraceMs!,
+    logLevel: v.logLevel!,
+    ...(c.configFile !== undefined ? { configFile: c.configFile } : {}),
+    origins,
+  };
+  return { ok: true, config, notices: notices(v, config, c) };
+}

@@ -1,0 +1,173 @@
+// The one zod schema every input goes through before anything is applied. Input: one raw value per
+// setting id (from sources.ts); output: typed, canonical values. Field checks run for every field
+// and the cross-field checks run even when some fields failed (skipping only what depends on a
+// failed field), so a single run reports every mistake.
+import { z } from 'zod';
+import { ipFamily } from '../lib/ip.js';
+import { LOG_LEVELS } from '../lib/log.js';
+import type { BfdAuthType } from './types.js';
+import {
+  ENV_NAME, absolutePath, boolean, cidrList, integer, interfaceName, ipAddress, ipList, listenAddress, oneOf, type Report,
+} from './fields.js';
+
+/** Internal key carrying the auth key bytes read by sources.ts; never a user-facing setting. */
+export const AUTH_KEY_FIELD = 'bfd.auth.key';
+
+/** CRD bounds of spec.bfd.minRX/minTX (ms). */
+const BFD_TIMER_MAX_MS = 3_600_000;
+
+const AUTH_TYPES = ['none', 'simple', 'keyed-md5', 'meticulous-md5', 'keyed-sha1', 'meticulous-sha1'] as const satisfies readonly BfdAuthType[];
+/** Longest key per type (RFC 5880 4.2-4.4): passwords and MD5 keys 16 bytes, SHA1 keys 20. */
+const AUTH_KEY_MAX: Record<BfdAuthType, number> = {
+  none: 0, simple: 16, 'keyed-md5': 16, 'meticulous-md5': 16, 'keyed-sha1': 20, 'meticulous-sha1': 20,
+};
+/** sun_path is 108 bytes including the terminating NUL. */
+const SOCKET_PATH_MAX = 107;
+
+function field<T>(parse: (v: unknown, report: Report) => T | undefined) {
+  return z.unknown().transform((v, ctx): T | undefined => {
+    if (v === undefined) return undefined;
+    let failed = false;
+    const out = parse(v, (message, value) => {
+      failed = true;
+      ctx.addIssue({ code: 'custom', message, ...(value !== undefined ? { params: { value } } : {}) });
+    });
+    return failed ? z.NEVER : out;
+  }).optional();
+}
+
+const familyFields = <F extends 4 | 6>(f: F) => ({
+  [`ipv${f}.internalGateway`]: field(ipAddress(f)),
+  [`ipv${f}.externalGateway`]: field(ipAddress(f)),
+  [`ipv${f}.noSnatSources`]: field(cidrList(f)),
+  [`ipv${f}.extraNoSnatSources`]: field(cidrList(f)),
+  [`ipv${f}.snatTo`]: field(ipAddress(f)),
+}) as {
+  [K in `ipv${F}.internalGateway` | `ipv${F}.externalGateway` | `ipv${F}.snatTo`]: ReturnType<typeof field<string>>;
+} & {
+  [K in `ipv${F}.noSnatSources` | `ipv${F}.extraNoSnatSources`]: ReturnType<typeof field<string[]>>;
+};
+
+const shape = {
+  ...familyFields(4),
+  ...familyFields(6),
+  internalInterface: field(interfaceName),
+  externalInterface: field(interfaceName),
+  allowNoFamilies: field(boolean),
+  enableBgp: field(boolean),
+  enableEvpn: field(boolean),
+  reconcileIntervalMs: field(integer(100, 3_600_000)),
+  'bfd.enabled': field(boolean),
+  'bfd.localIps': field(ipList),
+  'bfd.peerIps': field(ipList),
+  // The CRD's range. Kube-OVN passes any CRD-valid value; refusing one would crash-loop a gateway
+  // the controller considers valid, so small values are accepted with a warning (see load.ts).
+  'bfd.minTxMs': field(integer(1, BFD_TIMER_MAX_MS)),
+  'bfd.minRxMs': field(integer(1, BFD_TIMER_MAX_MS)),
+  // The CRD allows up to 3600000, but the wire field is one byte (Kube-OVN's supervisor refuses > 255).
+  'bfd.multiplier': field(integer(1, 255)),
+  'bfd.passive': field(boolean),
+  'bfd.minTtl': field(integer(1, 255)),
+  'bfd.statePath': field(absolutePath()),
+  'bfd.auth.type': field(oneOf(AUTH_TYPES)),
+  'bfd.auth.keyId': field(integer(0, 255)),
+  'bfd.auth.keyFile': field(absolutePath()),
+  'bfd.auth.keyEnv': field((v, report) => {
+    if (typeof v === 'string' && ENV_NAME.test(v)) return v;
+    report('expected the name of an environment variable (letters, digits, "_")');
+    return undefined;
+  }),
+  [AUTH_KEY_FIELD]: z.instanceof(Buffer).optional(),
+  healthListen: field(listenAddress),
+  controlSocket: field(absolutePath(SOCKET_PATH_MAX)),
+  compatSocket: field(absolutePath(SOCKET_PATH_MAX)),
+  drainGraceMs: field(integer(0, 30_000)),
+  logLevel: field(oneOf(LOG_LEVELS)),
+};
+
+export type ParsedSettings = z.output<z.ZodObject<typeof shape>>;
+
+function crossChecks(v: ParsedSettings, ctx: z.RefinementCtx): void {
+  const failed = new Set(ctx.issues.map((i) => String(i.path?.[0])));
+  const ok = (...ids: (keyof ParsedSettings)[]): boolean => ids.every((id) => !failed.has(id));
+  const issue = (id: keyof ParsedSettings, message: string, value?: string): void =>
+    ctx.addIssue({ code: 'custom', path: [id], message, ...(value !== undefined ? { params: { value } } : {}) });
+
+  for (const id of ['enableBgp', 'enableEvpn'] as const) {
+    if (ok(id) && v[id]) issue(id, 'BGP/EVPN mode is not supported by this agent; gateways with bgpConf/evpnConf need the stock Kube-OVN image');
+  }
+
+  let attempted = 0;
+  for (const f of [4, 6] as const) {
+    const int = `ipv${f}.internalGateway` as const;
+    const ext = `ipv${f}.externalGateway` as const;
+    if (!ok(int, ext)) { attempted++; continue; }
+    if (v[ext] !== undefined && v[int] === undefined) {
+      issue(ext, `the IPv${f} external gateway is set but the IPv${f} internal gateway is not; set both, or neither`);
+      attempted++;
+    } else if (v[int] !== undefined && v[ext] !== undefined) {
+      attempted++;
+      if (v[int] === v[ext]) issue(ext, 'is the same address as the internal gateway');
+    }
+  }
+  if (attempted === 0 && ok('allowNoFamilies') && !v.allowNoFamilies) {
+    issue('ipv4.internalGateway',
+      'no address family is configured: set both gateways of IPv4 and/or IPv6 (INTERNAL_GATEWAY_IPVx and EXTERNAL_GATEWAY_IPVx), or allow BFD-only mode (--allow-no-families)');
+  }
+
+  if (ok('internalInterface', 'externalInterface') && v.internalInterface !== undefined && v.internalInterface === v.externalInterface) {
+    issue('externalInterface', 'is the same interface as the internal one');
+  }
+
+  checkBfd(v, ok, issue);
+}
+
+type Ok = (...ids: (keyof ParsedSettings)[]) => boolean;
+type Issue = (id: keyof ParsedSettings, message: string, value?: string) => void;
+
+function checkBfd(v: ParsedSettings, ok: Ok, issue: Issue): void {
+  if (!ok('bfd.enabled', 'bfd.peerIps', 'bfd.localIps')) return;
+  const peers = v['bfd.peerIps'] ?? [];
+  const locals = v['bfd.localIps'] ?? [];
+  if (v['bfd.enabled'] ?? peers.length > 0) {
+    if (peers.length === 0) issue('bfd.peerIps', 'BFD is enabled but no peer address is set');
+    if (locals.length === 0) issue('bfd.localIps', 'BFD is enabled but no local address is set');
+    if (peers.length > 0 && locals.length > 0) {
+      const fam = (ips: string[]): Set<number> => new Set(ips.map((ip) => ipFamily(ip)!));
+      const lf = fam(locals);
+      if (![...fam(peers)].some((f) => lf.has(f))) {
+        const list = (s: Set<number>): string => [...s].map((f) => `IPv${f}`).join('+');
+        issue('bfd.peerIps', `no peer has the address family of a local address (local ${list(lf)}, peers ${list(fam(peers))}): no BFD session can run`);
+      }
+      for (const p of peers) if (locals.includes(p)) issue('bfd.peerIps', `"${p}" is also a local address`, p);
+    }
+  }
+  checkAuth(v, ok, issue);
+}
+
+function checkAuth(v: ParsedSettings, ok: Ok, issue: Issue): void {
+  if (!ok('bfd.auth.type', 'bfd.auth.keyFile', 'bfd.auth.keyEnv', 'bfd.auth.keyId')) return;
+  const type = v['bfd.auth.type'] ?? 'none';
+  const given = (['bfd.auth.keyFile', 'bfd.auth.keyEnv', 'bfd.auth.keyId'] as const).filter((id) => v[id] !== undefined);
+  if (type === 'none') {
+    for (const id of given) issue(id, 'is set but bfd.auth.type is none; set the auth type or remove this');
+    return;
+  }
+  if (v['bfd.auth.keyId'] === undefined) issue('bfd.auth.keyId', `is required with auth type ${type}`);
+  const file = v['bfd.auth.keyFile'];
+  const env = v['bfd.auth.keyEnv'];
+  if (file !== undefined && env !== undefined) {
+    issue('bfd.auth.keyEnv', 'set only one of bfd.auth.keyFile and bfd.auth.keyEnv');
+  } else if (file === undefined && env === undefined) {
+    issue('bfd.auth.keyFile', `a key is required with auth type ${type}: set bfd.auth.keyFile or bfd.auth.keyEnv (never inline)`);
+  } else {
+    const key = v[AUTH_KEY_FIELD];
+    const max = AUTH_KEY_MAX[type];
+    // An unreadable key was already reported by sources.ts; only the length is checked here.
+    if (key && (key.length < 1 || key.length > max)) {
+      issue(file !== undefined ? 'bfd.auth.keyFile' : 'bfd.auth.keyEnv', `the key has ${key.length} bytes; ${type} takes 1 to ${max}`);
+    }
+  }
+}
+
+export const settingsSchema = z.object(shape).superRefine(crossChecks, { when: () => true });
