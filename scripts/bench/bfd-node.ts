@@ -1,0 +1,27 @@
+// A BFD engine in a child process for the benchmarks (run inside a lab namespace). Sessions come
+// from argv as JSON; state events go to stdout as JSON lines; commands arrive on stdin:
+// `sessions`, `stats`, `block MS` (busy-wait the JS thread, as a stalled event loop would), `exit`.
+import { createInterface } from 'node:readline';
+import { BfdEngine } from '../../agent/bfd/index.js';
+import type { BfdSessionSpec } from '../../agent/bfd/types.js';
+
+const specs = JSON.parse(process.argv[2] ?? '[]') as BfdSessionSpec[];
+const engine = new BfdEngine();
+const out = (o: unknown): void => { process.stdout.write(JSON.stringify(o) + '\n'); };
+engine.on('state', (ev) => out({ type: 'state', ...ev }));
+engine.start();
+for (const s of specs) engine.addSession(s);
+out({ type: 'ready', pid: process.pid, sessions: specs.length });
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const [cmd, arg] = line.trim().split(/\s+/);
+  if (cmd === 'sessions') out({ type: 'sessions', sessions: engine.sessions() });
+  else if (cmd === 'stats') out({ type: 'stats', stats: engine.stats() });
+  else if (cmd === 'block') {
+    const until = Date.now() + Number(arg);
+    while (Date.now() < until) { /* a stalled event loop */ }
+    out({ type: 'blocked', ms: Number(arg) });
+  } else if (cmd === 'exit') break;
+}
+engine.close();
+process.exit(0);

@@ -1,0 +1,121 @@
+// Shared pieces of the benchmarks: the lab CLI, child processes in lab namespaces, packet capture
+// timestamps, and order statistics. Benchmarks print Markdown to stdout and log progress to stderr.
+import { execa, type ResultPromise } from 'execa';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const LAB = path.join(ROOT, 'scripts/lab/lab.sh');
+
+export const log = (msg: string): void => { process.stderr.write(`bench: ${msg}\n`); };
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function lab(cmd: string, prefix: string, ...args: string[]): Promise<string> {
+  const r = await execa('bash', [LAB, cmd, '-p', prefix, ...args], { cwd: ROOT });
+  return r.stdout;
+}
+
+export function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
+  return s[i]!;
+}
+export const median = (xs: number[]): number => quantile(xs, 0.5);
+export const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+
+/** A JSON-lines child process (scripts/bench/*-node.js) running inside a lab namespace. */
+export class NodeChild {
+  readonly proc: ResultPromise;
+  private readonly lines: Record<string, unknown>[] = [];
+  private waiters: (() => void)[] = [];
+
+  constructor(ns: string, script: string, args: string[]) {
+    this.proc = execa('ip', ['netns', 'exec', ns, process.execPath, path.join(ROOT, 'dist/scripts/bench', script), ...args], {
+      stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', reject: false, cwd: ROOT,
+    });
+    createInterface({ input: this.proc.stdout! }).on('line', (l) => {
+      try { this.lines.push(JSON.parse(l) as Record<string, unknown>); } catch { return; }
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  get pid(): number { return this.proc.pid!; }
+  get messages(): Record<string, unknown>[] { return this.lines; }
+  send(cmd: string): void { this.proc.stdin!.write(cmd + '\n'); }
+
+  /** Resolves with the first message (at or after index `from`) matching `pred`. */
+  async waitFor(pred: (m: Record<string, unknown>) => boolean, timeoutMs: number, from = 0): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.lines.slice(from).find(pred);
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for a message`);
+      await new Promise<void>((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
+    }
+  }
+
+  async request(cmd: string, type: string): Promise<Record<string, unknown>> {
+    const from = this.lines.length;
+    this.send(cmd);
+    return this.waitFor((m) => m.type === type, 5000, from);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<unknown> {
+    this.proc.kill(signal);
+    return this.proc;
+  }
+}
+
+export interface CapturedPacket { t: number; src: string; dst: string }
+
+/** tcpdump in a namespace, quick mode, epoch µs timestamps: one packet per line. */
+export class Capture {
+  private readonly proc: ResultPromise;
+  readonly packets: CapturedPacket[] = [];
+
+  constructor(ns: string, iface: string, filter: string) {
+    this.proc = execa('ip', ['netns', 'exec', ns, 'tcpdump', '-i', iface, '-n', '-q', '-l', '-tt',
+      '--time-stamp-precision=micro', '-B', '8192', filter], { stdout: 'pipe', stderr: 'ignore', reject: false });
+    const re = /^(\d+\.\d+) IP6? (\S+)\.\d+ > (\S+)\.\d+:/;
+    createInterface({ input: this.proc.stdout! }).on('line', (l) => {
+      const m = re.exec(l);
+      if (m) this.packets.push({ t: Number(m[1]) * 1000, src: m[2]!, dst: m[3]! });
+    });
+  }
+
+  /** tcpdump needs a moment before it captures. */
+  async ready(): Promise<void> { await sleep(700); }
+
+  async stop(): Promise<void> {
+    this.proc.kill('SIGINT');
+    await this.proc;
+  }
+
+  /** Timestamps (ms) of packets from src in [from, to). */
+  times(src: string, from = -Infinity, to = Infinity): number[] {
+    return this.packets.filter((p) => p.src === src && p.t >= from && p.t < to).map((p) => p.t);
+  }
+}
+
+export function gaps(times: number[]): number[] {
+  const g: number[] = [];
+  for (let i = 1; i < times.length; i++) g.push(times[i]! - times[i - 1]!);
+  return g;
+}
+
+/** CPU time (ms) a process used: utime + stime from /proc/PID/stat. */
+export async function cpuMs(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10; // fields 14/15, CLK_TCK = 100
+}
+
+export async function rssMiB(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
