@@ -1,0 +1,430 @@
+// Thin wrapper around the `netlink` 0.3.0 package (rtnetlink), exposing only what the dataplane needs:
+// links, addresses, route lookup/list/replace/delete, policy rules, and a change listener.
+// It papers over the package's gaps (see ../shared/reference/npm.md section 1): errors carry a
+// parsed errno code, dumps are filtered by table in JS, NEW vs DEL is recovered from the raw
+// socket, and socket errors (ENOBUFS on overflow) are turned into a resync signal.
+import { EventEmitter } from 'node:events';
+import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
+import type { Family } from '../config/types.js';
+import { ipFromBuffer, ipToBuffer, parseCidr, formatIp, networkOf, familyBits } from '../lib/ip.js';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+/** RT_TABLE_COMPAT: what goes in the 8-bit header field when the real table id is >= 256. */
+const RT_TABLE_COMPAT = 252;
+const REQUEST_TIMEOUT_MS = 5000;
+/** Listener sockets want a large buffer so a burst of changes does not overflow (ENOBUFS). */
+const RECV_BUFFER = 4 << 20;
+const SEND_BUFFER = 1 << 20;
+
+export const afOf = (family: Family): number => (family === 4 ? AF_INET : AF_INET6);
+const familyOfAf = (af: number | undefined): Family | undefined => (af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined);
+
+/** A rejected netlink request, with the errno name the package only puts in its message. */
+export class NetlinkError extends Error {
+  constructor(
+    /** errno name, e.g. EEXIST, ESRCH, ENETUNREACH; TIMEOUT or UNKNOWN when there is none. */
+    readonly code: string,
+    /** What we were doing, e.g. "add rule 1002: from all iif net1 lookup 1000". */
+    readonly operation: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${operation}: ${code}`, options);
+    this.name = 'NetlinkError';
+  }
+}
+
+/** Turns whatever the package threw into a NetlinkError ("Request rejected: EEXIST" -> EEXIST). */
+export function parseNetlinkError(err: unknown, operation: string): NetlinkError {
+  if (err instanceof NetlinkError) return err;
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  let code = 'UNKNOWN';
+  const rejected = /^Request rejected: (\S+)$/.exec(message);
+  if (rejected) code = /^-?\d+$/.test(rejected[1]!) ? `ERRNO_${Math.abs(Number(rejected[1]))}` : rejected[1]!;
+  else if (typeof e?.code === 'string' && e.code.length > 0) code = e.code; // ErrnoException from the raw socket
+  else if (/Timeout has been reached/.test(message)) code = 'TIMEOUT';
+  return new NetlinkError(code, operation, { cause: err });
+}
+
+export interface LinkInfo {
+  index: number;
+  name: string;
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  /** Carrier present (IFF_LOWER_UP / operstate UP). */
+  carrier: boolean;
+}
+
+export interface AddressInfo {
+  family: Family;
+  index: number;
+  address: string;
+  prefixLen: number;
+}
+
+export interface RouteLookup {
+  oif: number;
+  prefsrc?: string;
+  gateway?: string;
+}
+
+export interface RouteInfo {
+  family: Family;
+  table: number;
+  /** "default" or a canonical CIDR. */
+  dst: string;
+  gateway?: string;
+  oif?: number;
+  metric: number;
+  tos: number;
+  type: string;
+  protocol: string;
+}
+
+export interface RouteSpec {
+  family: Family;
+  table: number;
+  dst: string;
+  gateway: string;
+  oif: number;
+}
+
+/** A policy rule as the kernel reports it; `selectors` lists match keys this wrapper does not model. */
+export interface RuleInfo {
+  family: Family;
+  priority: number;
+  iif?: string;
+  /** Source as canonical CIDR; absent = from all. */
+  from?: string;
+  table: number;
+  action: string;
+  /** Other selectors present (dst, fwmark, oif, ...), in `ip rule` words; empty for our rules. */
+  selectors: string[];
+}
+
+export interface RuleSpec {
+  family: Family;
+  priority: number;
+  iif?: string;
+  from?: string;
+  table: number;
+}
+
+const bufOf = (v: unknown): Buffer | undefined => (Buffer.isBuffer(v) ? v : undefined);
+
+function cidrParts(text: string): { bytes: Buffer; prefix: number; family: Family } {
+  const r = parseCidr(text, { bareIp: true });
+  if (!r.ok) throw new TypeError(`invalid CIDR "${text}": ${r.reason}`);
+  return networkOf(r.value);
+}
+
+/** "default" or canonical "net/len" of a route/rule dst as the kernel reports it. */
+function prefixText(family: Family, addr: Buffer | undefined, len: number): string {
+  if (len === 0) return 'default';
+  const bytes = addr ?? Buffer.alloc(family === 4 ? 4 : 16);
+  return `${formatIp({ family, bytes })}/${len}`;
+}
+
+/** `ip route` wording, e.g. "table 1000 default via 10.16.0.1 dev eth0". */
+export function describeRoute(r: { table: number; dst: string; gateway?: string; dev?: string }): string {
+  return `table ${r.table} ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`;
+}
+
+const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
+
+/** `ip rule` wording, e.g. "1002: from all iif net1 lookup 1000". */
+export function describeRule(r: Pick<RuleInfo, 'priority' | 'iif' | 'from' | 'table'> & { selectors?: string[]; action?: string }): string {
+  const from = r.from ? r.from.replace(/\/(32|128)$/, '') : 'all';
+  const parts = [`${r.priority}:`, 'from', from, ...(r.iif ? ['iif', r.iif] : []), ...(r.selectors ?? [])];
+  if (r.action && r.action !== 'toTbl') parts.push(r.action);
+  else parts.push('lookup', TABLE_NAMES[r.table] ?? String(r.table));
+  return parts.join(' ');
+}
+
+function toLinkInfo(m: rt.LinkMessage): LinkInfo | undefined {
+  if (m.data.index === undefined || m.attrs.ifname === undefined) return undefined;
+  const flags = m.data.flags ?? {};
+  const IF_OPER_UP = 6;
+  return {
+    index: m.data.index,
+    name: m.attrs.ifname,
+    up: flags.up === true,
+    carrier: (flags as { lowerUp?: true }).lowerUp === true || m.attrs.carrier === 1 || m.attrs.operstate === IF_OPER_UP,
+  };
+}
+
+function toRouteInfo(m: rt.RouteMessage): RouteInfo | undefined {
+  const family = familyOfAf(m.data.family);
+  if (!family) return undefined;
+  const gw = bufOf(m.attrs.gateway);
+  return {
+    family,
+    table: m.attrs.table ?? m.data.table ?? 0,
+    dst: prefixText(family, bufOf(m.attrs.dst), m.data.dstLen ?? 0),
+    gateway: gw ? ipFromBuffer(gw) : undefined,
+    oif: m.attrs.oif,
+    metric: m.attrs.priority ?? 0,
+    tos: m.data.tos ?? 0,
+    type: String(m.data.type ?? 'UNSPEC'),
+    protocol: String(m.data.protocol ?? 'UNSPEC'),
+  };
+}
+
+function toRuleInfo(m: rt.RuleMessage): RuleInfo | undefined {
+  const family = familyOfAf(m.data.family);
+  if (!family) return undefined;
+  const a = m.attrs;
+  const selectors: string[] = [];
+  if ((m.data.dstLen ?? 0) > 0) selectors.push('to', prefixText(family, bufOf(a.dst), m.data.dstLen!));
+  if (a.fwmark !== undefined) selectors.push('fwmark', `0x${a.fwmark.toString(16)}${a.fwmask !== undefined ? `/0x${a.fwmask.toString(16)}` : ''}`);
+  if (a.oifname !== undefined) selectors.push('oif', a.oifname);
+  if ((m.data.tos ?? 0) !== 0) selectors.push('tos', String(m.data.tos));
+  if (m.data.flags?.invert) selectors.unshift('not');
+  if (a.ipProto !== undefined) selectors.push('ipproto', String(a.ipProto));
+  if (a.sportRange !== undefined) selectors.push('sport', `${a.sportRange.start}-${a.sportRange.end}`);
+  if (a.dportRange !== undefined) selectors.push('dport', `${a.dportRange.start}-${a.dportRange.end}`);
+  if (a.uidRange !== undefined) selectors.push('uidrange', `${a.uidRange.start}-${a.uidRange.end}`);
+  if (a.l3Mdev !== undefined) selectors.push('l3mdev');
+  if (a.goto !== undefined) selectors.push('goto', String(a.goto));
+  const srcLen = m.data.srcLen ?? 0;
+  return {
+    family,
+    priority: a.priority ?? 0,
+    iif: a.iifname,
+    from: srcLen > 0 ? prefixText(family, bufOf(a.src), srcLen) : undefined,
+    table: a.table ?? m.data.table ?? 0,
+    action: String(m.data.action ?? 'unspec'),
+    selectors,
+  };
+}
+
+/** Request/response rtnetlink socket. One per process is enough; close() when done. */
+export class Rtnl {
+  private busy: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly sock: RtNetlinkSocket) {}
+
+  static open(): Rtnl {
+    const sock = createRtNetlink({ ref: false, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
+    // The package leaves socket errors unhandled; requests fail through their own promise.
+    sock.socket.on('error', () => {});
+    return new Rtnl(sock);
+  }
+
+  close(): void {
+    this.sock.socket.close();
+  }
+
+  /**
+   * One request at a time: the package cannot tell two dumps on one socket apart (their multipart
+   * replies interleave: "Multipart message not terminated properly"), so requests are queued.
+   */
+  private async call<T>(operation: string, fn: (opts: { timeout: number; flags?: number }) => Promise<T>, flags?: number): Promise<T> {
+    const turn = this.busy.then(() => fn({ timeout: REQUEST_TIMEOUT_MS, ...(flags !== undefined ? { flags } : {}) }));
+    this.busy = turn.catch(() => undefined);
+    try {
+      return await turn;
+    } catch (err) {
+      throw parseNetlinkError(err, operation);
+    }
+  }
+
+  async links(): Promise<LinkInfo[]> {
+    const msgs = await this.call('list links', (o) => this.sock.getLinks({}, {}, o));
+    return msgs.map(toLinkInfo).filter((l): l is LinkInfo => l !== undefined);
+  }
+
+  async linkByName(name: string): Promise<LinkInfo | undefined> {
+    return (await this.links()).find((l) => l.name === name);
+  }
+
+  async addresses(family?: Family): Promise<AddressInfo[]> {
+    const msgs = await this.call('list addresses', (o) => this.sock.getAddresses(family ? { family: afOf(family) } : {}, {}, o));
+    const out: AddressInfo[] = [];
+    for (const m of msgs) {
+      const fam = familyOfAf(m.data.family);
+      const raw = bufOf(m.attrs.local) ?? bufOf(m.attrs.address);
+      if (!fam || !raw || m.data.index === undefined) continue;
+      if (family && fam !== family) continue;
+      out.push({ family: fam, index: m.data.index, address: ipFromBuffer(raw), prefixLen: m.data.prefixlen ?? familyBits(fam) });
+    }
+    return out;
+  }
+
+  /** Like `ip route get DST`: the kernel's route decision for a destination; undefined when unreachable. */
+  async lookupRoute(dst: string): Promise<RouteLookup | undefined> {
+    const bytes = ipToBuffer(dst);
+    const family: Family = bytes.length === 4 ? 4 : 6;
+    try {
+      const msgs = await this.call(`route get ${dst}`, (o) =>
+        this.sock.getRoute({ family: afOf(family), dstLen: familyBits(family) }, { dst: bytes }, o),
+      );
+      const m = msgs[0];
+      if (!m || m.attrs.oif === undefined) return undefined;
+      const type = String(m.data.type ?? '');
+      if (type !== 'UNICAST' && type !== 'LOCAL') return undefined;
+      const prefsrc = bufOf(m.attrs.prefsrc);
+      const gw = bufOf(m.attrs.gateway);
+      return { oif: m.attrs.oif, prefsrc: prefsrc ? ipFromBuffer(prefsrc) : undefined, gateway: gw ? ipFromBuffer(gw) : undefined };
+    } catch (err) {
+      if (err instanceof NetlinkError && ['ENETUNREACH', 'EHOSTUNREACH', 'EINVAL', 'ENODEV'].includes(err.code)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Routes of one family in one table (dumps are not filtered by the kernel: filter here). */
+  async routes(family: Family, table: number): Promise<RouteInfo[]> {
+    const msgs = await this.call(`list IPv${family} routes`, (o) => this.sock.getRoutes({ family: afOf(family) }, {}, o));
+    return msgs.map(toRouteInfo).filter((r): r is RouteInfo => r !== undefined && r.family === family && r.table === table);
+  }
+
+  /** `ip route replace DST via GW dev OIF table T` (proto boot, as `ip` uses). */
+  async replaceRoute(spec: RouteSpec, label = describeRoute({ ...spec, dev: `#${spec.oif}` })): Promise<void> {
+    const { data, attrs } = routeMessage(spec);
+    await this.call(`replace route ${label}`, (o) => this.sock.newRoute(data, { ...attrs, gateway: ipToBuffer(spec.gateway), oif: spec.oif }, o), FlagsNew.CREATE | FlagsNew.REPLACE);
+  }
+
+  /** Deletes exactly this route (matched on table, dst, tos, metric, gateway, oif). ESRCH is not an error. */
+  async deleteRoute(r: RouteInfo): Promise<void> {
+    const { data, attrs } = routeMessage(r);
+    // As `ip route del`: scope NOWHERE and no type/protocol, so the kernel matches on the keys given.
+    const match: rt.Route = { family: data.family, table: data.table, dstLen: data.dstLen, tos: r.tos, scope: 'NOWHERE' };
+    const extra: rt.RouteAttrs = { priority: r.metric };
+    if (r.gateway) extra.gateway = ipToBuffer(r.gateway);
+    if (r.oif !== undefined) extra.oif = r.oif;
+    try {
+      await this.call(`delete route ${describeRoute({ ...r, dev: r.oif !== undefined ? `#${r.oif}` : undefined })}`, (o) => this.sock.delRoute(match, { ...attrs, ...extra }, o));
+    } catch (err) {
+      if (!(err instanceof NetlinkError && err.code === 'ESRCH')) throw err;
+    }
+  }
+
+  async rules(family: Family): Promise<RuleInfo[]> {
+    const msgs = await this.call(`list IPv${family} rules`, (o) => this.sock.getRules({ family: afOf(family) }, {}, o));
+    return msgs.map(toRuleInfo).filter((r): r is RuleInfo => r !== undefined && r.family === family);
+  }
+
+  async addRule(spec: RuleSpec): Promise<void> {
+    const { data, attrs } = ruleMessage(spec);
+    await this.call(`add rule ${describeRule(spec)}`, (o) => this.sock.newRule(data, attrs, o), FlagsNew.CREATE | FlagsNew.EXCL);
+  }
+
+  /**
+   * Deletes the first rule at this priority (the kernel treats attributes left out of a delete as
+   * wildcards, so an "exact" delete of a less specific rule could hit a more specific one; callers
+   * that own a priority clear it this way, as `ip rule del priority N` does). ENOENT is not an error.
+   */
+  async deleteRuleAtPriority(family: Family, priority: number): Promise<void> {
+    try {
+      await this.call(`delete IPv${family} rule at priority ${priority}`, (o) => this.sock.delRule({ family: afOf(family) }, { priority }, o));
+    } catch (err) {
+      if (!(err instanceof NetlinkError && (err.code === 'ENOENT' || err.code === 'ESRCH'))) throw err;
+    }
+  }
+}
+
+function routeMessage(r: { family: Family; table: number; dst: string }): { data: rt.Route; attrs: rt.RouteAttrs } {
+  const data: rt.Route = {
+    family: afOf(r.family),
+    table: r.table < 256 ? r.table : RT_TABLE_COMPAT,
+    protocol: 'BOOT',
+    scope: 'UNIVERSE',
+    type: 'UNICAST',
+    dstLen: 0,
+  };
+  const attrs: rt.RouteAttrs = { table: r.table };
+  if (r.dst !== 'default') {
+    const c = cidrParts(r.dst);
+    data.dstLen = c.prefix;
+    attrs.dst = c.bytes;
+  }
+  return { data, attrs };
+}
+
+function ruleMessage(r: RuleSpec): { data: rt.Rule; attrs: rt.RuleAttrs } {
+  const data: rt.Rule = { family: afOf(r.family), table: r.table < 256 ? r.table : RT_TABLE_COMPAT, action: 'toTbl', srcLen: 0 };
+  const attrs: rt.RuleAttrs = { priority: r.priority, table: r.table };
+  if (r.iif) attrs.iifname = r.iif;
+  if (r.from) {
+    const c = cidrParts(r.from);
+    data.srcLen = c.prefix;
+    attrs.src = c.bytes;
+  }
+  return { data, attrs };
+}
+
+export type ChangeKind = 'link' | 'address' | 'route' | 'rule';
+
+export interface NetlinkChange {
+  /** Raw message type name, e.g. NEWLINK, DELADDR, DELROUTE, NEWRULE. */
+  type: string;
+  kind: ChangeKind;
+  op: 'new' | 'del';
+  family?: Family;
+  /** Route/rule table, link/address interface index. */
+  table?: number;
+  ifindex?: number;
+}
+
+interface WatcherEvents {
+  change: [NetlinkChange];
+  /** Notifications were lost (ENOBUFS or another socket error): re-read everything. */
+  resync: [reason: string];
+}
+
+const WATCH_GROUPS = ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_ROUTE', 'IPV6_ROUTE', 'IPV4_RULE', 'IPV6_RULE'] as const;
+
+/** Classifies a raw rtnetlink message; undefined for types we do not watch. */
+export function classifyChange(type: number, payload: Buffer): NetlinkChange | undefined {
+  const name = rt.MessageType[type] as string | undefined;
+  const m = /^(NEW|DEL)(LINK|ADDR|ROUTE|RULE)$/.exec(name ?? '');
+  if (!m) return undefined;
+  const op = m[1] === 'NEW' ? 'new' : 'del';
+  const msg = rt.parseMessage(type, payload);
+  switch (msg.kind) {
+    case 'link':
+      return { type: name!, kind: 'link', op, ifindex: msg.data.index };
+    case 'address':
+      return { type: name!, kind: 'address', op, family: familyOfAf(msg.data.family), ifindex: msg.data.index };
+    case 'route':
+      return { type: name!, kind: 'route', op, family: familyOfAf(msg.data.family), table: msg.attrs.table ?? msg.data.table };
+    case 'rule':
+      return { type: name!, kind: 'rule', op, family: familyOfAf(msg.data.family), table: msg.attrs.table ?? msg.data.table };
+    default:
+      return undefined;
+  }
+}
+
+/** Multicast listener for link/address/route/rule changes. Emits 'change' per message and 'resync' on loss. */
+export class RtnlWatcher extends EventEmitter<WatcherEvents> {
+  private sock: RtNetlinkSocket | undefined;
+
+  start(): void {
+    if (this.sock) return;
+    const sock = createRtNetlink({ ref: true, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
+    for (const g of WATCH_GROUPS) sock.addMembership(g);
+    // The RtNetlinkSocket's own 'message' event drops the message type (NEW vs DEL): use the inner socket.
+    sock.socket.on('message', (msgs) => {
+      for (const m of msgs) {
+        let change: NetlinkChange | undefined;
+        try {
+          change = classifyChange(m.type, m.data);
+        } catch {
+          this.emit('resync', `unparseable rtnetlink message type ${m.type}`);
+          continue;
+        }
+        if (change) this.emit('change', change);
+      }
+    });
+    sock.socket.on('error', (err: { code?: string; message?: string }) => {
+      this.emit('resync', err.code === 'ENOBUFS' ? 'ENOBUFS: netlink notifications overflowed' : `netlink socket error: ${err.code ?? err.message}`);
+    });
+    this.sock = sock;
+  }
+
+  stop(): void {
+    this.sock?.socket.close();
+    this.sock = undefined;
+  }
+}
