@@ -2,6 +2,7 @@
 // loaded on demand, so `probe` and `status` never pay for the daemon's imports.
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { addConfigOptions } from './config/flags.js';
 
 export const DEFAULT_SOCKET = '/run/egress-agent/control.sock';
 
@@ -36,23 +37,28 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .showHelpAfterError();
 
-  program.command('run').description('run the agent: validate config, apply the dataplane, run BFD, serve health and control (the Pod entrypoint)')
-    .option('--config <file>', 'JSON config file (flags > file > environment)')
-    .option('--health-listen <addr>', 'HTTP health/metrics listen address')
+  addConfigOptions(program.command('run').description('run the agent: validate config, apply the dataplane, run BFD, serve health and control (the Pod entrypoint)'))
     .action(verb(program, 'run'));
   program.command('init').description('validate config and apply the dataplane once, then exit (Kube-OVN init container)')
     .option('--config <file>', 'JSON config file (flags > file > environment)')
     .action(verb(program, 'init'));
   program.command('status').description('show the agent status').option('--json', 'machine-readable output').action(verb(program, 'status'));
   const bfd = program.command('bfd').description('show BFD sessions').option('--json', 'machine-readable output').action(verb(program, 'bfd'));
-  bfd.command('admin-down <local> <remote>').description('take a BFD session administratively down').action(verb(program, 'bfd-admin-down'));
+  bfd.command('admin-down <local> <remote>').description('take a BFD session administratively down')
+    .option('--diag <diag>', 'diagnostic to send (default AdministrativelyDown)').action(verb(program, 'bfd-admin-down'));
   bfd.command('admin-up <local> <remote>').description('bring an administratively down BFD session back').action(verb(program, 'bfd-admin-up'));
+  bfd.command('set-timers <local> <remote>').description('change a running session\'s timers (Poll sequence, no flap)')
+    .option('--min-tx <ms>', 'desired minimum transmit interval').option('--min-rx <ms>', 'required minimum receive interval')
+    .option('--multiplier <n>', 'detection multiplier').action(verb(program, 'bfd-set-timers'));
   program.command('dataplane').description('show desired vs actual dataplane and the last apply/repair').option('--json', 'machine-readable output').action(verb(program, 'dataplane'));
-  program.command('reconcile').description('ask the running agent to reconcile the dataplane now').action(verb(program, 'reconcile'));
+  program.command('reconcile').description('ask the running agent to reconcile the dataplane now').option('--json', 'machine-readable output').action(verb(program, 'reconcile'));
+  program.command('reload').description('ask the running agent to re-read its configuration (as SIGHUP)').option('--json', 'machine-readable output').action(verb(program, 'reload'));
   program.command('log-level <level>').description('change the running agent\'s log level').action(verb(program, 'log-level'));
   const probe = program.command('probe').description('exit 0/1 for kubelet probes');
-  probe.command('live').description('is the agent working').action(verb(program, 'probe-live'));
-  probe.command('ready').description('can this replica carry traffic').action(verb(program, 'probe-ready'));
+  for (const [what, about] of [['live', 'is the agent working'], ['ready', 'can this replica carry traffic']] as const) {
+    probe.command(what).description(about).option('--timeout <ms>', 'give up after this long', '5000').option('-q, --quiet', 'exit code only')
+      .action(verb(program, `probe-${what}`));
+  }
   program.command('version').description('print the version').option('--json', 'machine-readable output').action(verb(program, 'version'));
   return program;
 }

@@ -1,0 +1,52 @@
+# egress-agent image: a drop-in for Kube-OVN's VPC egress gateway containers (init, bfdd/gateway).
+# Build: docker build -t egress-agent .   Use: VpcEgressGateway spec.image, or deploy/*.yaml.
+
+# ---- build: native addon, exec-probe clients, TypeScript ----------------------------------------
+FROM node:20-bookworm AS build
+WORKDIR /src
+# The node image keeps its headers under /usr/local (the project's .npmrc says /usr for Debian's node).
+ENV npm_config_nodedir=/usr/local
+COPY package.json package-lock.json .npmrc binding.gyp Makefile ./
+COPY native ./native
+# `npm ci` builds the addon (install script: node-gyp-build) since the context carries no build/.
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY agent ./agent
+COPY scripts ./scripts
+RUN npx tsc -p tsconfig.build.json \
+ && make probe \
+ && npm prune --omit=dev
+
+# ---- runtime --------------------------------------------------------------------------------------
+FROM node:20-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bash iproute2 iptables ipset libcap2-bin \
+ && rm -rf /var/lib/apt/lists/* \
+ && update-alternatives --set iptables /usr/sbin/iptables-nft \
+ && update-alternatives --set ip6tables /usr/sbin/ip6tables-nft
+
+WORKDIR /opt/egress-agent
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/build/Release/bfd.node ./build/Release/bfd.node
+COPY deploy/image/egress-agent /usr/local/bin/egress-agent
+COPY --from=build /src/native/out/egress-agent-probe /src/native/out/bfdd-control /usr/local/bin/
+# Kube-OVN's paths (reference/kube-ovn.md section 8).
+COPY --from=build /src/native/out/kube-ovn-bfdd-supervisor /kube-ovn/kube-ovn-bfdd-supervisor
+COPY scripts/kube-ovn/init-vpc-egress-gateway.sh scripts/kube-ovn/start-bfdd.sh scripts/kube-ovn/bfdd-prestart.sh scripts/kube-ovn/bfdd-healthcheck.sh /kube-ovn/
+
+# The containers run as uid 65534 with NET_ADMIN/NET_RAW only in the bounding set: file
+# capabilities make them effective for the agent's node and for the tools it runs.
+RUN cp /usr/local/bin/node /opt/egress-agent/node \
+ && setcap cap_net_admin,cap_net_raw+ep /opt/egress-agent/node \
+ && setcap cap_net_admin,cap_net_raw+ep /usr/sbin/xtables-nft-multi \
+ && setcap cap_net_admin+ep /usr/sbin/ipset \
+ && chmod 0755 /usr/local/bin/egress-agent /usr/local/bin/egress-agent-probe /usr/local/bin/bfdd-control /kube-ovn/* \
+ && mkdir -p /run/egress-agent /run/kube-ovn/bfdd-supervisor \
+ && chown 65534:65534 /run/egress-agent /run/kube-ovn/bfdd-supervisor \
+ && chmod 0700 /run/egress-agent /run/kube-ovn/bfdd-supervisor
+
+USER 65534:65534
+EXPOSE 10669
+ENTRYPOINT ["/usr/local/bin/egress-agent", "run"]

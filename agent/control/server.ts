@@ -1,0 +1,159 @@
+// A Unix socket server for the control protocol (protocol.ts). The socket is created mode 0600;
+// a watchdog can re-create it if someone deletes or replaces the file while we run.
+import { createServer, type Server, type Socket } from 'node:net';
+import { chmod, link, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { statSync } from 'node:fs';
+import type { Logger } from '../lib/log.js';
+import { errorReply, MAX_LINE_BYTES, okReply, parseRequest, type Request } from './protocol.js';
+import { prepareSocketPath } from './socket-file.js';
+
+export interface ControlHandler {
+  /** Runs a v1 command; a thrown Error becomes {"ok":false,"error":message}. */
+  command(req: Request): Promise<unknown>;
+  /** Answers a plain-text request line (already trimmed) with one reply line. */
+  text(line: string): string;
+}
+
+export interface ControlStats {
+  requests: number;
+  failures: number;
+  lastError: string;
+}
+
+const IDLE_TIMEOUT_MS = 60_000;
+let bindCount = 0;
+
+export class ControlServer {
+  readonly stats: ControlStats = { requests: 0, failures: 0, lastError: '' };
+  private server: Server | null = null;
+  private inode: { dev: number; ino: number } | null = null;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(readonly path: string, private readonly handler: ControlHandler, private readonly log: Logger) {}
+
+  async start(): Promise<void> {
+    await prepareSocketPath(this.path);
+    // libuv unlinks the bound path when the server closes, whatever file is there by then. So we
+    // bind a private name and hard-link the socket into place: closing then only removes the
+    // private name, and close() removes the real path only if it is still our socket.
+    // Short, so it fits sun_path wherever the real path does.
+    const bound = join(dirname(this.path), `.${process.pid}-${++bindCount}`);
+    await unlink(bound).catch(() => undefined);
+    const server = createServer((sock) => this.serve(sock));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // The umask covers the window between bind() and chmod(): nobody else may connect meanwhile.
+      const old = process.umask(0o177);
+      try {
+        server.listen(bound, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(old);
+      }
+    });
+    try {
+      await chmod(bound, 0o600);
+      await link(bound, this.path); // EEXIST if someone took the path meanwhile: never replace it
+      await unlink(bound);
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw new Error(`cannot create control socket ${this.path}: ${(err as Error).message}`);
+    }
+    server.on('error', (err) => this.log.error({ err, socket: this.path }, 'control socket error'));
+    const st = await stat(this.path);
+    this.inode = { dev: st.dev, ino: st.ino };
+    this.server = server;
+  }
+
+  /** Listening, and the file at the path is still the socket we bound. */
+  serving(): boolean {
+    if (!this.server?.listening || !this.inode) return false;
+    try {
+      const st = statSync(this.path);
+      return st.dev === this.inode.dev && st.ino === this.inode.ino;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Re-creates the socket when it was deleted or replaced; returns true when it had to. */
+  async ensure(): Promise<boolean> {
+    if (this.serving()) return false;
+    this.log.warn({ socket: this.path }, 'control socket missing or replaced; re-creating it');
+    await this.close();
+    await this.start();
+    return true;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Only remove the file if it is still ours (a new agent may already own the path).
+    try {
+      const st = await stat(this.path);
+      if (this.inode && st.dev === this.inode.dev && st.ino === this.inode.ino) await unlink(this.path);
+    } catch {
+      /* already gone */
+    }
+    this.inode = null;
+  }
+
+  private serve(sock: Socket): void {
+    this.sockets.add(sock);
+    sock.on('close', () => this.sockets.delete(sock));
+    sock.on('error', () => sock.destroy());
+    sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
+    let buf = '';
+    let queue = Promise.resolve();
+    let first = true;
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (first && line && !line.startsWith('{')) {
+          // Plain-text probe: one request, one reply line, then close (Kube-OVN's protocol).
+          first = false;
+          this.stats.requests++;
+          sock.end(this.handler.text(line));
+          buf = '';
+          return;
+        }
+        first = false;
+        if (line) queue = queue.then(() => this.answer(sock, line));
+      }
+      if (buf.length > MAX_LINE_BYTES) {
+        sock.end(JSON.stringify(errorReply(null, `request line longer than ${MAX_LINE_BYTES} bytes`)) + '\n');
+        buf = '';
+      }
+    });
+  }
+
+  private async answer(sock: Socket, line: string): Promise<void> {
+    this.stats.requests++;
+    const parsed = parseRequest(line);
+    let reply;
+    if (!parsed.ok) {
+      reply = errorReply(parsed.id ?? null, parsed.error);
+    } else {
+      try {
+        reply = okReply(parsed.req.id ?? null, await this.handler.command(parsed.req));
+      } catch (err) {
+        const message = (err as Error).message;
+        this.stats.failures++;
+        this.stats.lastError = `${parsed.req.cmd}: ${message}`;
+        this.log.warn({ cmd: parsed.req.cmd, err: message }, 'control command failed');
+        reply = errorReply(parsed.req.id ?? null, message);
+      }
+    }
+    if (!sock.destroyed) sock.write(JSON.stringify(reply) + '\n');
+  }
+}

@@ -1,0 +1,304 @@
+// The set of BFD sessions the engine runs, kept equal to the configured expectation plus the
+// runtime operations an operator (or Kube-OVN's tooling through bfdd-control) applies on top:
+// per-session timer changes, admin down/up, peer block/allow, kill/reset. Owns session ids
+// (OpenBFDD-style, new for every session instance) and the bounded recovery of expected sessions.
+import type { BfdDiag, BfdSessionSpec, BfdSessionState, BfdState, BfdStateEvent } from '../bfd/types.js';
+import { pairKey } from '../bfd/sessions.js';
+import { canonicalIp } from '../lib/ip.js';
+import type { Logger } from '../lib/log.js';
+import type { BfdEnginePort, BfdSessionChange } from './ports.js';
+import { SessionRecovery, recoveryPolicy, type Observation, type RecoveryEpisode } from './session-recovery.js';
+
+const keyOf = (local: string, remote: string): string => pairKey({ local, remote });
+
+export type SessionSelector = { all: true } | { id: number } | { local: string; remote: string };
+
+export interface SessionView extends BfdSessionState {
+  /** Session instance id (changes when the session is reset or re-created). */
+  id: number;
+  /** Configured timers and role (the engine's own report wins where it has them). */
+  passive: boolean;
+  minTxMs: number;
+  minRxMs: number;
+  multiplier: number;
+  /** Administratively held down by an operator. */
+  held: boolean;
+}
+
+export interface ExpectedSessionView {
+  local: string;
+  remote: string;
+  /** Engine state, or null when no session runs for this pair (killed or blocked). */
+  state: BfdState | null;
+  recovery: RecoveryEpisode;
+}
+
+export interface BfdStatus {
+  engineAlive: boolean;
+  expected: ExpectedSessionView[];
+  sessions: SessionView[];
+  blockedPeers: string[];
+  /** Timers for new sessions ("session new set"), in ms. */
+  defaults: { minTxMs: number; minRxMs: number; multiplier: number };
+  recentTransitions: BfdStateEvent[];
+  /** Drops of packets that matched no session (e.g. notAPeer), by reason. */
+  engineDrops: Record<string, number>;
+  /** Recovery actions taken since start, by action and result. */
+  recoveryActions: { action: string; result: 'success' | 'error'; count: number }[];
+}
+
+export interface SessionChanges {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+type Timers = Pick<BfdSessionSpec, 'minTxMs' | 'minRxMs' | 'multiplier'>;
+const RECENT_TRANSITIONS = 32;
+const CHANGEABLE: (keyof BfdSessionChange)[] = ['minTxMs', 'minRxMs', 'multiplier', 'passive', 'minTtl', 'auth', 'device'];
+
+function specChange(from: BfdSessionSpec, to: BfdSessionSpec): BfdSessionChange | null {
+  const change: Record<string, unknown> = {};
+  for (const k of CHANGEABLE) {
+    if (JSON.stringify(from[k]) !== JSON.stringify(to[k])) change[k] = to[k];
+  }
+  return Object.keys(change).length ? (change as BfdSessionChange) : null;
+}
+
+export class BfdSessions {
+  private configured = new Map<string, BfdSessionSpec>();
+  private live = new Map<string, { spec: BfdSessionSpec; id: number }>();
+  private blocked = new Set<string>();
+  private held = new Set<string>();
+  private runtimeDefaults: Partial<Timers> = {};
+  private recovery: SessionRecovery;
+  private recent: BfdStateEvent[] = [];
+  private recoveryCounts = new Map<string, number>();
+  private nextId = 1;
+
+  constructor(private readonly engine: BfdEnginePort, private readonly log: Logger, private readonly clock: () => number = Date.now) {
+    this.recovery = new SessionRecovery(recoveryPolicy({ minTxMs: 1000, minRxMs: 1000, multiplier: 3 }));
+    engine.on('state', (ev) => this.onTransition(ev));
+  }
+
+  /** Makes the engine run exactly the expected sessions (reload: timers change live, via Poll). */
+  applyExpected(specs: readonly BfdSessionSpec[]): SessionChanges {
+    this.configured = new Map(specs.map((s) => [keyOf(s.local, s.remote), s]));
+    this.runtimeDefaults = {};
+    const first = specs[0];
+    if (first) this.recovery.setPolicy(recoveryPolicy(first));
+    this.recovery.setExpected([...this.configured.keys()]);
+    const changes: SessionChanges = { added: [], removed: [], changed: [] };
+    for (const [key, { spec }] of [...this.live]) {
+      if (!this.configured.has(key)) {
+        this.remove(key, spec);
+        this.held.delete(key);
+        changes.removed.push(key);
+      }
+    }
+    for (const [key, spec] of this.configured) {
+      const running = this.live.get(key);
+      if (!running) {
+        if (this.blocked.has(spec.remote)) continue;
+        this.add(spec);
+        changes.added.push(key);
+        continue;
+      }
+      const change = specChange(running.spec, spec);
+      if (change) {
+        this.engine.changeSession(spec.local, spec.remote, change);
+        running.spec = spec;
+        changes.changed.push(key);
+      }
+    }
+    return changes;
+  }
+
+  /** Kube-OVN's ReplayConfiguration: configured timers and peers again, missing sessions re-added. */
+  replay(): SessionChanges {
+    for (const spec of this.configured.values()) this.blocked.delete(spec.remote);
+    return this.applyExpected([...this.configured.values()]);
+  }
+
+  /** Removes and re-creates the selected sessions (fresh state, new id, same discriminator). */
+  reset(sel: SessionSelector): string[] {
+    const keys = this.select(sel);
+    for (const key of keys) {
+      const { spec } = this.live.get(key)!;
+      this.remove(key, spec);
+      this.add(this.specFor(key) ?? spec);
+    }
+    return keys;
+  }
+
+  /** Removes the selected sessions; sessions to peers that are not blocked come straight back (as
+   * OpenBFDD re-creates a passive session on the peer's next packet). */
+  kill(sel: SessionSelector): string[] {
+    const keys = this.select(sel);
+    for (const key of keys) {
+      const { spec } = this.live.get(key)!;
+      this.remove(key, spec);
+      this.held.delete(key);
+      if (!this.blocked.has(spec.remote)) this.add(this.specFor(key) ?? spec);
+    }
+    return keys;
+  }
+
+  block(peer: string): void {
+    this.blocked.add(canonicalIp(peer));
+  }
+
+  /** Unblocks a configured peer and brings its missing sessions back. Throws for unknown peers. */
+  allow(address: string): string[] {
+    const peer = canonicalIp(address);
+    const keys = [...this.configured.values()].filter((s) => s.remote === peer).map((s) => keyOf(s.local, s.remote));
+    if (!keys.length) throw new Error(`${peer} is not a configured BFD peer (BFD_PEER_IPS)`);
+    this.blocked.delete(peer);
+    for (const key of keys) if (!this.live.has(key)) this.add(this.specFor(key)!);
+    return keys;
+  }
+
+  /** Changes timers of running sessions (each change is a Poll sequence in the engine). */
+  setTimers(sel: SessionSelector, timers: Partial<Timers>): string[] {
+    const keys = this.select(sel);
+    for (const key of keys) {
+      const running = this.live.get(key)!;
+      this.engine.changeSession(running.spec.local, running.spec.remote, timers);
+      running.spec = { ...running.spec, ...timers };
+    }
+    return keys;
+  }
+
+  /** "session new set": the timers of future sessions; we also apply them to running ones (Poll). */
+  setDefaults(timers: Partial<Timers>): string[] {
+    Object.assign(this.runtimeDefaults, timers);
+    return this.setTimers({ all: true }, timers);
+  }
+
+  adminDown(sel: SessionSelector, diag?: BfdDiag): string[] {
+    const keys = this.select(sel);
+    for (const key of keys) {
+      const { spec } = this.live.get(key)!;
+      this.engine.adminDown(spec.local, spec.remote, diag);
+      this.held.add(key);
+    }
+    return keys;
+  }
+
+  adminUp(sel: SessionSelector): string[] {
+    const keys = this.select(sel);
+    for (const key of keys) {
+      const { spec } = this.live.get(key)!;
+      this.engine.adminUp(spec.local, spec.remote);
+      this.held.delete(key);
+    }
+    return keys;
+  }
+
+  /** One round of bounded recovery (call periodically); returns the action taken, if any. */
+  recover(): { key: string; action: string; error: string | null } | null {
+    const states = new Map(this.engine.sessions().map((s) => [keyOf(s.local, s.remote), s.state]));
+    const observed = new Map<string, Observation>();
+    for (const key of this.configured.keys()) {
+      const state = this.live.has(key) ? (states.get(key) ?? null) : null;
+      // AdminDown is always a local decision (operator, drain, upstream health): never "recovered".
+      observed.set(key, { state, held: this.held.has(key) || state === 'AdminDown' });
+    }
+    const pending = this.recovery.plan(this.clock(), observed);
+    if (!pending) return null;
+    let error: string | null = null;
+    try {
+      if (pending.action === 'ReplayConfiguration') this.replay();
+      else this.reset(this.selectorOf(pending.key));
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    this.recovery.record(pending.key, error);
+    const countKey = `${pending.action}|${error === null ? 'success' : 'error'}`;
+    this.recoveryCounts.set(countKey, (this.recoveryCounts.get(countKey) ?? 0) + 1);
+    return { ...pending, error };
+  }
+
+  status(): BfdStatus {
+    const states = this.engine.sessions();
+    const byKey = new Map(states.map((s) => [keyOf(s.local, s.remote), s]));
+    const sessions: SessionView[] = [];
+    for (const [key, { spec, id }] of this.live) {
+      const state = byKey.get(key);
+      if (!state) continue;
+      sessions.push({
+        passive: spec.passive, minTxMs: spec.minTxMs, minRxMs: spec.minRxMs, multiplier: spec.multiplier,
+        ...state, id, held: this.held.has(key),
+      });
+    }
+    sessions.sort((a, b) => a.id - b.id);
+    const expected: ExpectedSessionView[] = [...this.configured.entries()].map(([key, spec]) => ({
+      local: spec.local,
+      remote: spec.remote,
+      state: this.live.has(key) ? (byKey.get(key)?.state ?? null) : null,
+      recovery: this.recovery.episode(key)!,
+    }));
+    const base = this.configured.values().next().value;
+    return {
+      engineAlive: this.engine.threadAlive(),
+      expected,
+      sessions,
+      blockedPeers: [...this.blocked].sort(),
+      defaults: {
+        minTxMs: this.runtimeDefaults.minTxMs ?? base?.minTxMs ?? 0,
+        minRxMs: this.runtimeDefaults.minRxMs ?? base?.minRxMs ?? 0,
+        multiplier: this.runtimeDefaults.multiplier ?? base?.multiplier ?? 0,
+      },
+      recentTransitions: [...this.recent],
+      engineDrops: this.engine.stats().drops,
+      recoveryActions: [...this.recoveryCounts].map(([k, count]) => {
+        const [action, result] = k.split('|') as [string, 'success' | 'error'];
+        return { action, result, count };
+      }),
+    };
+  }
+
+  /** Keys of running sessions matching the selector; throws when a specific one does not exist. */
+  select(sel: SessionSelector): string[] {
+    if ('all' in sel) return [...this.live.keys()];
+    if ('id' in sel) {
+      const found = [...this.live].find(([, v]) => v.id === sel.id);
+      if (!found) throw new Error(`no BFD session with id ${sel.id}`);
+      return [found[0]];
+    }
+    const key = keyOf(canonicalIp(sel.local), canonicalIp(sel.remote));
+    if (!this.live.has(key)) throw new Error(`no BFD session local ${sel.local} remote ${sel.remote}`);
+    return [key];
+  }
+
+  private selectorOf(key: string): SessionSelector {
+    const spec = this.configured.get(key)!;
+    return { local: spec.local, remote: spec.remote };
+  }
+
+  private specFor(key: string): BfdSessionSpec | undefined {
+    const spec = this.configured.get(key);
+    return spec && { ...spec, ...this.runtimeDefaults };
+  }
+
+  private add(spec: BfdSessionSpec): void {
+    this.engine.addSession(spec);
+    const id = this.nextId++;
+    this.live.set(keyOf(spec.local, spec.remote), { spec, id });
+    this.log.info({ local: spec.local, remote: spec.remote, id, minTxMs: spec.minTxMs, minRxMs: spec.minRxMs, multiplier: spec.multiplier }, 'bfd session added');
+  }
+
+  private remove(key: string, spec: BfdSessionSpec): void {
+    this.engine.removeSession(spec.local, spec.remote);
+    this.live.delete(key);
+    this.log.info({ local: spec.local, remote: spec.remote }, 'bfd session removed');
+  }
+
+  private onTransition(ev: BfdStateEvent): void {
+    this.recent.push(ev);
+    if (this.recent.length > RECENT_TRANSITIONS) this.recent.shift();
+    const fields = { local: ev.local, remote: ev.remote, from: ev.from, to: ev.to, diag: ev.diag, at: new Date(ev.at).toISOString() };
+    if (ev.from === 'Up') this.log.warn(fields, 'bfd session left Up');
+    else this.log.info(fields, 'bfd session state changed');
+  }
+}

@@ -1,0 +1,415 @@
+// The `egress-agent run` lifecycle: validate config -> apply the dataplane and keep reconciling it
+// -> start BFD sessions -> serve health and control. Reload (SIGHUP or the control command)
+// re-reads the config and applies differences live; drain (SIGTERM) takes BFD AdminDown at once
+// and keeps forwarding. The dataplane is never removed on exit.
+import type { BfdDiag } from '../bfd/types.js';
+import { bfddControl, type BfddBackend, type BfddTarget, type TimerItem } from '../compat/bfdd-control.js';
+import { probeReply } from '../compat/supervisor-status.js';
+import { formatConfigErrors, InputError } from '../config/errors.js';
+import type { GatewayConfig } from '../config/types.js';
+import { createControlHandler, type AgentControl, type DataplaneView } from '../control/commands.js';
+import { ControlServer } from '../control/server.js';
+import { prepareSocketPath } from '../control/socket-file.js';
+import { parseListenAddress } from '../health/listen-address.js';
+import type { Metrics } from '../health/metrics.js';
+import { HealthServer } from '../health/server.js';
+import type { Logger } from '../lib/log.js';
+import type { ApplyResult } from '../reconcile/types.js';
+import { emptyApplyStats, observeApply } from './apply-stats.js';
+import { BfdSessions, type SessionSelector, type SessionView } from './bfd-sessions.js';
+import { EventLoopMonitor } from './event-loop.js';
+import type { BfdEnginePort, DaemonPorts, ReconcilerPort } from './ports.js';
+import { configSummary, withVerdicts, type AgentPhase, type AgentStatus, type ReloadRecord } from './status.js';
+
+/** Startup failed because of the inputs (exit 2) rather than the machine (exit 1). */
+export class ConfigError extends Error {
+  constructor(readonly errors: string[]) {
+    super(`invalid configuration:\n${errors.map((e) => `  - ${e}`).join('\n')}`);
+  }
+}
+
+export interface DaemonOptions {
+  ports: DaemonPorts;
+  log: Logger;
+  version: string;
+  /** Called when someone asks the agent to stop through the control socket (bfdd-control stop). */
+  onStopRequest?: () => void;
+  /** How often expected sessions are checked for recovery and the sockets for deletion. */
+  checkIntervalMs?: number;
+}
+
+const CHECK_INTERVAL_MS = 5000;
+
+/** Fields whose change needs a new reconciler (the dataplane plan depends on them). */
+const dataplaneKey = (c: GatewayConfig) =>
+  JSON.stringify([c.families, c.internalInterface, c.externalInterface, c.reconcileIntervalMs]);
+
+async function step<T>(log: Logger, name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  log.debug({ step: name }, 'step started');
+  try {
+    const result = await fn();
+    log.info({ step: name, durationMs: +(performance.now() - t0).toFixed(2) }, 'step done');
+    return result;
+  } catch (err) {
+    log.error({ step: name, durationMs: +(performance.now() - t0).toFixed(2), err: (err as Error).message }, 'step failed');
+    throw err;
+  }
+}
+
+export class Daemon implements AgentControl {
+  private phase: AgentPhase = 'starting';
+  private readonly startedAt = Date.now();
+  private config: GatewayConfig | null = null;
+  private engine: BfdEnginePort | null = null;
+  private sessions: BfdSessions | null = null;
+  private reconciler: ReconcilerPort | null = null;
+  private readonly applyStats = emptyApplyStats();
+  private readonly eventLoop = new EventLoopMonitor();
+  private health: HealthServer | null = null;
+  private control: ControlServer[] = [];
+  private metrics: Promise<Metrics> | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private lastReload: ReloadRecord | null = null;
+  private reloads = 0;
+  private reloadFailures = 0;
+  private logCommands = true;
+  private reloading: Promise<ReloadRecord> | null = null;
+  private draining: Promise<void> | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.log = opts.log;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    const t0 = performance.now();
+    this.eventLoop.start();
+    const config = await step(this.log, 'config', async () => {
+      const r = await this.opts.ports.loadConfig();
+      if (!r.ok) throw new ConfigError(r.errors);
+      parseListenAddress(r.config.healthListen); // fails here, before anything is touched
+      await prepareSocketPath(r.config.controlSocket);
+      return r.config;
+    });
+    this.config = config;
+    this.log.level = config.logLevel;
+
+    await step(this.log, 'dataplane', async () => {
+      const reconciler = await this.opts.ports.createReconciler(config, this.log);
+      if (!reconciler) {
+        this.log.info('no address family has both gateways configured: the dataplane is not managed by this process');
+        return;
+      }
+      this.attachReconciler(reconciler);
+      const r = await reconciler.applyOnce('startup').catch((err: unknown) => {
+        // Discovery found the inputs wrong (gateway unreachable, interface missing): bad input, exit 2.
+        if (err instanceof InputError) throw new ConfigError(formatConfigErrors(err.errors).split('\n'));
+        throw err;
+      });
+      if (r.error || r.remaining.length) {
+        this.log.warn({ error: r.error, remaining: r.remaining }, 'dataplane not verified after the first apply; the reconciler keeps repairing');
+      }
+      await reconciler.start();
+    });
+
+    if (config.bfd.enabled) {
+      await step(this.log, 'bfd', async () => {
+        await this.startBfd(config);
+      });
+    }
+
+    await step(this.log, 'serve', async () => {
+      this.health = new HealthServer(config.healthListen, { status: () => this.status(), metrics: () => this.loadMetrics() }, this.log);
+      await this.health.start();
+      const handler = createControlHandler(this);
+      const main = new ControlServer(config.controlSocket, handler, this.log);
+      await main.start();
+      this.control.push(main);
+      if (config.compatSocket && config.compatSocket !== config.controlSocket) {
+        // Kube-OVN's supervisor socket is a convenience for its tooling: without it the agent still
+        // works (e.g. several agents on one host in a lab, or a path we may not create).
+        const compat = new ControlServer(config.compatSocket, handler, this.log);
+        try {
+          await compat.start();
+          this.control.push(compat);
+        } catch (err) {
+          this.log.warn({ socket: config.compatSocket, err: (err as Error).message }, 'not serving Kube-OVN\'s supervisor socket');
+        }
+      }
+      this.log.info({ health: this.health.address(), sockets: this.control.map((c) => c.path) }, 'serving health and control');
+    });
+
+    this.checkTimer = setInterval(() => void this.periodicCheck(), this.opts.checkIntervalMs ?? CHECK_INTERVAL_MS);
+    this.checkTimer.unref();
+    this.phase = 'running';
+    this.log.info({ durationMs: +(performance.now() - t0).toFixed(2), version: this.opts.version }, 'agent started');
+  }
+
+  /** SIGTERM: AdminDown at once, keep it up for one detection time (or the grace budget), keep
+   * forwarding, then stop serving. Resolves when the process may exit 0. */
+  drain(reason: string): Promise<void> {
+    this.draining ??= this.doDrain(reason);
+    return this.draining;
+  }
+
+  private async doDrain(reason: string): Promise<void> {
+    const t0 = performance.now();
+    const previous = this.phase;
+    this.phase = 'draining';
+    const graceMs = this.config?.drainGraceMs ?? 0;
+    this.log.info({ reason, graceMs, from: previous }, 'draining');
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    if (this.engine) {
+      // Keep a little of the budget for closing the servers, so we exit before the grace ends.
+      const budget = Math.max(0, graceMs - Math.min(1000, graceMs / 10));
+      await step(this.log, 'bfd-drain', () => this.engine!.drain(budget));
+      this.engine.close();
+    }
+    // The reconciler stops watching; what it applied stays, so forwarding continues until the Pod goes.
+    if (this.reconciler) await step(this.log, 'dataplane-stop', () => this.reconciler!.stop());
+    await Promise.all([this.health?.close(), ...this.control.map((c) => c.close())]);
+    this.eventLoop.stop();
+    this.phase = 'stopped';
+    this.log.info({ durationMs: +(performance.now() - t0).toFixed(2) }, 'drained; exiting');
+  }
+
+  /** Closes everything after a failed start; keeps whatever dataplane was applied. */
+  async abort(): Promise<void> {
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.engine?.close();
+    await this.reconciler?.stop().catch(() => undefined);
+    await Promise.all([this.health?.close(), ...this.control.map((c) => c.close())]);
+    this.eventLoop.stop();
+    this.phase = 'stopped';
+  }
+
+  reload(): Promise<ReloadRecord> {
+    this.reloading ??= this.doReload().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadRecord> {
+    const t0 = performance.now();
+    this.reloads++;
+    const r = await this.opts.ports.loadConfig();
+    if (!r.ok) {
+      this.reloadFailures++;
+      this.lastReload = { at: Date.now(), ok: false, errors: r.errors, changes: [] };
+      this.log.error({ errors: r.errors }, 'reload rejected: invalid configuration; keeping the running one');
+      return this.lastReload;
+    }
+    const old = this.config!;
+    const next = r.config;
+    const changes: string[] = [];
+    const errors: string[] = [];
+    if (next.logLevel !== old.logLevel) {
+      this.log.level = next.logLevel;
+      changes.push(`log level ${old.logLevel} -> ${next.logLevel}`);
+    }
+    for (const [what, a, b] of [['health listen address', old.healthListen, next.healthListen], ['control socket', old.controlSocket, next.controlSocket], ['compat socket', old.compatSocket, next.compatSocket]] as const) {
+      if (a !== b) errors.push(`${what} change ${a} -> ${b} takes effect after a restart`);
+    }
+    try {
+      if (next.bfd.enabled || this.sessions) {
+        if (!this.sessions) await this.startBfd(next);
+        const specs = next.bfd.enabled ? await this.opts.ports.expectedSessions(next) : [];
+        const c = this.sessions!.applyExpected(specs);
+        for (const k of c.added) changes.push(`bfd session ${k} added`);
+        for (const k of c.removed) changes.push(`bfd session ${k} removed`);
+        for (const k of c.changed) changes.push(`bfd session ${k} changed (Poll)`);
+      }
+      if (this.reconciler && !next.families.length) {
+        errors.push('the new configuration has no address family: the running dataplane is kept; restart to drop it');
+      } else if (this.reconciler) {
+        const changed = dataplaneKey(old) !== dataplaneKey(next);
+        const r = await this.reconciler.reload(next);
+        if (r.error) errors.push(`dataplane: ${r.error}`);
+        changes.push(changed ? 'dataplane configuration changed: re-planned and applied' : 'dataplane re-applied');
+      } else if (next.families.length) {
+        const reconciler = await this.opts.ports.createReconciler(next, this.log);
+        if (reconciler) {
+          this.attachReconciler(reconciler);
+          await reconciler.applyOnce('reload');
+          await reconciler.start();
+          changes.push('dataplane now managed: planned and applied');
+        }
+      }
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+    this.config = { ...next, healthListen: old.healthListen, controlSocket: old.controlSocket, compatSocket: old.compatSocket };
+    this.lastReload = { at: Date.now(), ok: !errors.some((e) => !e.includes('after a restart')), errors, changes };
+    if (!this.lastReload.ok) this.reloadFailures++;
+    this.log.info({ changes, errors, durationMs: +(performance.now() - t0).toFixed(2) }, 'reloaded configuration');
+    return this.lastReload;
+  }
+
+  // ---- status --------------------------------------------------------------------------------
+
+  status(): AgentStatus {
+    const c = this.config;
+    const dp = this.reconciler?.status() ?? null;
+    const stats = this.control.map((s) => s.stats);
+    const lastError = stats.map((s) => s.lastError).filter(Boolean).pop() ?? '';
+    const bfd = this.sessions?.status() ?? null;
+    return withVerdicts({
+      version: this.opts.version,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      phase: this.phase,
+      config: c && configSummary(c),
+      bfd,
+      dataplane: dp,
+      dataplaneApplies: this.applyStats,
+      eventLoop: this.eventLoop.stats(),
+      control: this.control.map((s) => ({ path: s.path, serving: s.serving() })),
+      health: { address: this.health?.address() ?? null },
+      lastReload: this.lastReload,
+      counters: {
+        reloads: this.reloads,
+        reloadFailures: this.reloadFailures,
+        controlRequests: stats.reduce((n, s) => n + s.requests, 0),
+        controlFailures: stats.reduce((n, s) => n + s.failures, 0),
+        lastControlError: lastError,
+        recoveryActions: (bfd?.recoveryActions ?? []).reduce((n, r) => n + r.count, 0),
+      },
+    });
+  }
+
+  // ---- control -------------------------------------------------------------------------------
+
+  bfdSessions(): SessionView[] {
+    return this.sessions?.status().sessions ?? [];
+  }
+
+  async dataplane(): Promise<DataplaneView> {
+    const r = this.reconciler;
+    return { managed: r !== null, status: r?.status() ?? null, inspection: r ? await r.inspect() : null, applies: this.applyStats };
+  }
+
+  async reconcile(): Promise<ApplyResult> {
+    if (!this.reconciler) throw new Error('this agent manages no dataplane (no address family has both gateways configured)');
+    return this.reconciler.applyOnce('manual');
+  }
+
+  adminDown(sel: SessionSelector, diag?: BfdDiag): string[] {
+    return this.bfd().adminDown(sel, diag);
+  }
+
+  adminUp(sel: SessionSelector): string[] {
+    return this.bfd().adminUp(sel);
+  }
+
+  setTimers(sel: SessionSelector, timers: { minTxMs?: number; minRxMs?: number; multiplier?: number }): string[] {
+    return this.bfd().setTimers(sel, timers);
+  }
+
+  setLogLevel(level: string): { previous: string; level: string } {
+    const previous = this.log.level;
+    this.log.level = level;
+    this.log.info({ previous, level }, 'log level changed');
+    return { previous, level };
+  }
+
+  bfddControl(args: string[]): ReturnType<typeof bfddControl> {
+    const reply = bfddControl(args, this.bfddBackend());
+    const fields = { args, exitCode: reply.exitCode };
+    if (this.logCommands) this.log.info(fields, 'bfdd-control command');
+    else this.log.debug(fields, 'bfdd-control command');
+    return reply;
+  }
+
+  probeLine(request: string): string {
+    return probeReply(request, this.status());
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private bfd(): BfdSessions {
+    if (!this.sessions) throw new Error('BFD is disabled in this agent\'s configuration');
+    return this.sessions;
+  }
+
+  private async startBfd(config: GatewayConfig): Promise<void> {
+    const engine = await this.opts.ports.createEngine(config, this.log);
+    await engine.start();
+    this.engine = engine;
+    this.sessions = new BfdSessions(engine, this.log);
+    const c = this.sessions.applyExpected(await this.opts.ports.expectedSessions(config));
+    this.log.info({ sessions: c.added }, 'bfd sessions started');
+  }
+
+  private attachReconciler(r: ReconcilerPort): void {
+    this.reconciler = r;
+    r.on('applied', (result) => {
+      if (this.reconciler !== r) return;
+      observeApply(this.applyStats, result);
+      const fields = { trigger: result.trigger, durationMs: result.durationMs, changed: result.changed, drift: result.drift, remaining: result.remaining.length };
+      if (result.error) this.log.error({ ...fields, error: result.error }, 'dataplane apply failed');
+      else if (result.changed && result.trigger !== 'startup') this.log.warn(fields, 'dataplane drift repaired');
+      else this.log.debug(fields, 'dataplane applied');
+    });
+  }
+
+  private async periodicCheck(): Promise<void> {
+    if (this.phase !== 'running') return;
+    const action = this.sessions?.recover();
+    if (action) {
+      const fields = { session: action.key, action: action.action, error: action.error };
+      if (action.error) this.log.error(fields, 'bfd recovery action failed');
+      else this.log.warn(fields, 'bfd recovery action taken');
+    }
+    for (const c of this.control) {
+      await c.ensure().catch((err: Error) => this.log.error({ socket: c.path, err: err.message }, 'cannot re-create control socket'));
+    }
+  }
+
+  private loadMetrics(): Promise<Metrics> {
+    this.metrics ??= import('../health/metrics.js').then((m) => m.createMetrics());
+    return this.metrics;
+  }
+
+  private bfddBackend(): BfddBackend {
+    const selectorOf = (t: BfddTarget): SessionSelector => t;
+    const bfd = () => this.bfd();
+    // Operations on one named session report "no such session" as false, like OpenBFDD.
+    const single = (fn: () => unknown): boolean => {
+      try {
+        fn();
+        return true;
+      } catch (err) {
+        if (/^no BFD session/.test((err as Error).message)) return false;
+        throw err;
+      }
+    };
+    const timer = (item: TimerItem, value: number) =>
+      item === 'multi' ? { multiplier: value } : item === 'mintx' ? { minTxMs: value / 1000 } : { minRxMs: value / 1000 };
+    return {
+      sessions: () => (this.sessions?.status().sessions ?? []).map((s) => ({ id: s.id, local: s.local, remote: s.remote, state: s.state, passive: s.passive })),
+      allow: (ip) => void bfd().allow(ip),
+      block: (ip) => bfd().block(ip),
+      kill: (t) => single(() => bfd().kill(selectorOf(t))),
+      reset: (t) => single(() => bfd().reset(selectorOf(t))),
+      adminDown: (t, diag) => single(() => bfd().adminDown(selectorOf(t), diag)),
+      adminUp: (t) => single(() => bfd().adminUp(selectorOf(t))),
+      setTimers: (t, item, value) =>
+        t === 'new' ? single(() => bfd().setDefaults(timer(item, value))) : single(() => bfd().setTimers(selectorOf(t), timer(item, value))),
+      setLogType: (type, enable) => {
+        if (type !== 'command') return null;
+        const was = this.logCommands;
+        this.logCommands = enable;
+        return was;
+      },
+      stop: () => {
+        if (!this.opts.onStopRequest) throw new Error('stopping is not available');
+        setImmediate(this.opts.onStopRequest);
+      },
+      version: () => `egress-agent v${this.opts.version}`,
+    };
+  }
+}

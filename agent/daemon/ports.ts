@@ -1,0 +1,46 @@
+// The narrow surfaces the daemon drives. The real modules (agent/bfd, agent/config, agent/reconcile)
+// satisfy them structurally; unit tests pass fakes.
+import type { BfdDiag, BfdSessionSpec, BfdSessionState, BfdStateEvent } from '../bfd/types.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { ApplyResult, DataplaneReconciler } from '../reconcile/types.js';
+import type { Logger } from '../lib/log.js';
+
+/** Timer and role fields of a session that can change while it runs (a change starts a Poll). */
+export type BfdSessionChange = Partial<Omit<BfdSessionSpec, 'local' | 'remote' | 'localDiscr'>>;
+
+export interface BfdEnginePort {
+  start(): void | Promise<void>;
+  addSession(spec: BfdSessionSpec): void;
+  changeSession(local: string, remote: string, change: BfdSessionChange): void;
+  removeSession(local: string, remote: string): void;
+  adminDown(local: string, remote: string, diag?: BfdDiag): void;
+  adminUp(local: string, remote: string): void;
+  sessions(): BfdSessionState[];
+  on(event: 'state', listener: (ev: BfdStateEvent) => void): unknown;
+  /** AdminDown at once on every session, kept up for one detection time or graceMs. */
+  drain(graceMs: number): Promise<void>;
+  close(): void;
+  threadAlive(): boolean;
+  /** Engine-wide counters: drops of packets that match no session (e.g. notAPeer), lost events. */
+  stats(): { drops: Record<string, number>; eventsLost: number };
+}
+
+export interface ReconcilerPort extends DataplaneReconciler {
+  /** Replaces the configuration and applies it (reload). */
+  reload(config: GatewayConfig): Promise<ApplyResult>;
+  /** Desired vs actual right now (reads the live state; changes nothing). */
+  inspect(): Promise<unknown>;
+}
+
+export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; errors: string[] };
+
+/** Everything `run` needs from the outside world; real implementations live in real-ports.ts. */
+export interface DaemonPorts {
+  /** Reads flags > file > environment again; called at start and on every reload. */
+  loadConfig(): Promise<ConfigResult>;
+  /** The expected sessions for a BFD config, local discriminators kept stable across restarts. */
+  expectedSessions(config: GatewayConfig): Promise<BfdSessionSpec[]>;
+  createEngine(config: GatewayConfig, log: Logger): Promise<BfdEnginePort>;
+  /** Null when the config manages no dataplane (no family has both gateways, e.g. Kube-OVN's bfdd container). */
+  createReconciler(config: GatewayConfig, log: Logger): Promise<ReconcilerPort | null>;
+}

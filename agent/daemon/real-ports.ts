@@ -1,0 +1,33 @@
+// The daemon's ports bound to the real modules. Each is imported on first use so that the CLI's
+// light verbs never load them.
+import type { GatewayConfig } from '../config/types.js';
+import type { Logger } from '../lib/log.js';
+import type { DaemonPorts } from './ports.js';
+
+/** `flags` are the commander options of `run` (camelCase), as agent/config expects them. */
+export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPorts {
+  return {
+    async loadConfig() {
+      const { loadConfig, formatConfigErrors } = await import('../config/index.js');
+      const r = loadConfig({ env: process.env, flags });
+      if (!r.ok) return { ok: false, errors: formatConfigErrors(r.errors).split('\n') };
+      for (const n of r.notices) log[n.level]({ key: n.key }, n.message);
+      return { ok: true, config: r.config };
+    },
+    async expectedSessions(config: GatewayConfig) {
+      const { loadExpectedSessions } = await import('../bfd/index.js');
+      const r = await loadExpectedSessions(config.bfd);
+      for (const w of r.warnings) log.warn({ statePath: config.bfd.statePath }, w);
+      return r.specs;
+    },
+    async createEngine() {
+      const { BfdEngine } = await import('../bfd/index.js');
+      return new BfdEngine();
+    },
+    async createReconciler(config: GatewayConfig, logger: Logger) {
+      if (!config.families.length) return null;
+      const { Reconciler } = await import('../reconcile/reconciler.js');
+      return new Reconciler({ config, logger: logger.child({ component: 'dataplane' }) });
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// Prometheus metrics (prom-client, own Registry). Every value is read from the status snapshot
+// at scrape time; nothing here is touched per packet or per event. Also Kube-OVN's
+// kube_ovn_bfdd_* series so its shipped PodMonitor and alert rules keep working.
+import type { AgentStatus } from '../daemon/status.js';
+import { APPLY_BUCKETS_MS } from '../daemon/apply-stats.js';
+
+export interface Metrics {
+  contentType: string;
+  render(status: AgentStatus): Promise<string>;
+}
+
+type Labels = Record<string, string | number>;
+type Sample = [Labels, number];
+
+const STATES = ['AdminDown', 'Down', 'Init', 'Up'] as const;
+
+export async function createMetrics(now: () => number = Date.now): Promise<Metrics> {
+  const prom = await import('prom-client');
+  const registry = new prom.Registry();
+  prom.collectDefaultMetrics({ register: registry });
+  let s: AgentStatus | null = null; // the snapshot of the scrape in progress
+  let zeroSince: number | null = null;
+
+  const sessions = () => s?.bfd?.sessions ?? [];
+  const pair = (x: { local: string; remote: string }) => ({ local: x.local, remote: x.remote });
+
+  function gauge(name: string, help: string, labelNames: string[], samples: () => Sample[]): void {
+    new prom.Gauge({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, v] of samples()) this.set(labels, v);
+      },
+    });
+  }
+  function counter(name: string, help: string, labelNames: string[], samples: () => Sample[]): void {
+    new prom.Counter({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, v] of samples()) this.inc(labels, v);
+      },
+    });
+  }
+  const one = (v: number): Sample[] => [[{}, v]];
+  const flag = (b: boolean) => (b ? 1 : 0);
+
+  gauge('egress_agent_info', 'Agent version (always 1).', ['version'], () => [[{ version: s!.version }, 1]]);
+  gauge('egress_agent_live', 'Whether the agent is live (engine thread, event loop, control socket).', [], () => one(flag(s!.live.ok)));
+  gauge('egress_agent_ready', 'Whether this replica can carry traffic.', [], () => one(flag(s!.ready.ok)));
+  gauge('egress_agent_bfd_engine_alive', 'Whether the native BFD engine thread runs.', [], () => (s!.bfd ? one(flag(s!.bfd.engineAlive)) : []));
+  gauge('egress_agent_bfd_session_state', 'BFD session state (1 for the current state).', ['local', 'remote', 'state'], () =>
+    sessions().flatMap((x) => STATES.map((st): Sample => [{ ...pair(x), state: st }, flag(x.state === st)])));
+  counter('egress_agent_bfd_session_transitions_total', 'BFD session state transitions.', ['local', 'remote'], () =>
+    sessions().map((x) => [pair(x), x.counters.transitions]));
+  counter('egress_agent_bfd_session_flaps_total', 'BFD session flaps (Up to not Up).', ['local', 'remote'], () =>
+    sessions().map((x) => [pair(x), x.flaps]));
+  counter('egress_agent_bfd_packets_total', 'BFD control packets.', ['local', 'remote', 'direction'], () =>
+    sessions().flatMap((x): Sample[] => [[{ ...pair(x), direction: 'in' }, x.counters.packetsIn], [{ ...pair(x), direction: 'out' }, x.counters.packetsOut]]));
+  counter('egress_agent_bfd_drops_total', 'Received BFD packets dropped, by reason.', ['local', 'remote', 'reason'], () =>
+    sessions().flatMap((x) => Object.entries(x.counters.drops).map(([reason, n]): Sample => [{ ...pair(x), reason }, n])));
+  counter('egress_agent_bfd_engine_drops_total', 'Received BFD packets that matched no session, by reason (e.g. notAPeer).', ['reason'], () =>
+    Object.entries(s!.bfd?.engineDrops ?? {}).map(([reason, n]) => [{ reason }, n]));
+  counter('egress_agent_bfd_late_transmissions_total', 'BFD transmissions later than their schedule.', ['local', 'remote'], () =>
+    sessions().map((x) => [pair(x), x.counters.lateTransmissions]));
+  gauge('egress_agent_bfd_max_tx_gap_seconds', 'Largest gap between two of our own BFD transmissions.', ['local', 'remote'], () =>
+    sessions().map((x) => [pair(x), x.counters.maxTxGapUs / 1e6]));
+  gauge('egress_agent_bfd_tx_interval_seconds', 'Negotiated BFD transmit interval.', ['local', 'remote'], () =>
+    sessions().map((x) => [pair(x), x.txIntervalMs / 1000]));
+  gauge('egress_agent_bfd_detect_time_seconds', 'Negotiated BFD detection time.', ['local', 'remote'], () =>
+    sessions().map((x) => [pair(x), x.detectTimeMs / 1000]));
+  counter('egress_agent_bfd_recovery_actions_total', 'Bounded recovery actions on expected BFD sessions.', ['action', 'result'], () =>
+    (s!.bfd?.recoveryActions ?? []).map((r) => [{ action: r.action, result: r.result }, r.count]));
+
+  gauge('egress_agent_dataplane_managed', 'Whether this process manages the dataplane (some family has both gateways).', [], () => one(flag(s!.dataplane !== null)));
+  gauge('egress_agent_dataplane_verified', 'Whether the live dataplane matched the desired one at the last check.', [], () =>
+    (s!.dataplane ? one(flag(s!.dataplane.verified)) : []));
+  counter('egress_agent_dataplane_applies_total', 'Dataplane apply passes.', [], () => (s!.dataplane ? one(s!.dataplane.applies) : []));
+  counter('egress_agent_dataplane_repairs_total', 'Dataplane applies that repaired drift.', [], () => (s!.dataplane ? one(s!.dataplane.repairs) : []));
+  counter('egress_agent_dataplane_apply_failures_total', 'Dataplane applies that failed.', [], () => one(s!.dataplaneApplies.failures));
+  counter('egress_agent_dataplane_drift_events_total', 'Drifted dataplane objects found, by kind.', ['kind'], () =>
+    Object.entries(s!.dataplaneApplies.driftByKind).map(([kind, n]) => [{ kind }, n]));
+  registry.registerMetric({
+    name: 'egress_agent_dataplane_apply_duration_seconds',
+    help: 'Duration of dataplane apply passes.',
+    type: 'histogram',
+    get: async () => {
+      const a = s!.dataplaneApplies;
+      const name = 'egress_agent_dataplane_apply_duration_seconds';
+      return {
+        name, help: 'Duration of dataplane apply passes.', type: 'histogram', aggregator: 'sum',
+        values: [
+          ...APPLY_BUCKETS_MS.map((le, i) => ({ metricName: `${name}_bucket`, labels: { le: le / 1000 }, value: a.buckets[i]! })),
+          { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: a.count },
+          { metricName: `${name}_sum`, labels: {}, value: a.sumMs / 1000 },
+          { metricName: `${name}_count`, labels: {}, value: a.count },
+        ],
+      };
+    },
+  } as unknown as Parameters<typeof registry.registerMetric>[0]);
+
+  gauge('egress_agent_event_loop_lag_seconds', 'Event-loop delay over the last 10-20 s.', ['stat'], () => {
+    const e = s!.eventLoop;
+    return [[{ stat: 'p50' }, e.p50Ms / 1000], [{ stat: 'p99' }, e.p99Ms / 1000], [{ stat: 'max' }, e.maxMs / 1000], [{ stat: 'mean' }, e.meanMs / 1000]];
+  });
+  counter('egress_agent_control_requests_total', 'Control socket requests.', [], () => one(s!.counters.controlRequests));
+  counter('egress_agent_control_failures_total', 'Control socket commands that failed.', [], () => one(s!.counters.controlFailures));
+  counter('egress_agent_reloads_total', 'Configuration reloads, by result.', ['result'], () => [
+    [{ result: 'applied' }, s!.counters.reloads - s!.counters.reloadFailures], [{ result: 'rejected' }, s!.counters.reloadFailures]]);
+
+  // Kube-OVN's supervisor series (pkg/bfddsupervisor/metrics.go).
+  const expected = () => s!.bfd?.expected ?? [];
+  gauge('kube_ovn_bfdd_expected_sessions', 'Number of BFD sessions expected by the supervisor.', [], () => one(expected().length));
+  gauge('kube_ovn_bfdd_up_sessions', 'Number of expected BFD sessions currently Up.', [], () => one(expected().filter((e) => e.state === 'Up').length));
+  counter('kube_ovn_bfdd_recovery_attempts_total', 'Number of bounded BFD recovery attempts.', ['action', 'result'], () =>
+    (s!.bfd?.recoveryActions ?? []).map((r) => [{ action: r.action, result: r.result }, r.count]));
+  gauge('kube_ovn_bfdd_recovery_phase', 'Current recovery phase for a BFD session.', ['local', 'remote', 'phase'], () =>
+    expected().map((e) => [{ ...pair(e), phase: e.recovery.phase }, 1]));
+  gauge('kube_ovn_bfdd_session_zero_seconds', 'Seconds for which all expected BFD sessions have been non-Up.', [], () => {
+    const ex = expected();
+    if (ex.length && ex.every((e) => e.state !== 'Up')) {
+      zeroSince ??= now();
+      return one((now() - zeroSince) / 1000);
+    }
+    zeroSince = null;
+    return one(0);
+  });
+  counter('kube_ovn_bfdd_child_restarts_total', 'Number of successful BFD child restarts (the engine thread is never restarted).', [], () => one(0));
+  gauge('kube_ovn_bfdd_child_circuit_open', 'Whether automatic child recovery is circuit-open.', [], () => one(0));
+  gauge('kube_ovn_bfdd_circuit_open', 'Whether automatic recovery is circuit-open for a BFD session.', ['local', 'remote'], () =>
+    expected().map((e) => [pair(e), flag(e.recovery.phase === 'CircuitOpen')]));
+
+  return {
+    contentType: registry.contentType,
+    async render(status) {
+      s = status;
+      try {
+        return await registry.metrics();
+      } finally {
+        s = null;
+      }
+    },
+  };
+}

@@ -1,0 +1,133 @@
+// Control socket server, protocol and client: framing, versioning, errors people can act on.
+import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeConnectError, probe, request } from '../../agent/control/client.js';
+import { parseRequest } from '../../agent/control/protocol.js';
+import { ControlServer, type ControlHandler } from '../../agent/control/server.js';
+import { prepareSocketPath } from '../../agent/control/socket-file.js';
+import { memoryLogger } from '../helpers/daemon-fakes.js';
+
+const handler: ControlHandler = {
+  async command(req) {
+    if (req.cmd === 'status') return { echo: req.id };
+    if (req.cmd === 'reload') throw new Error('file /x: not JSON');
+    return null;
+  },
+  text: (line) => JSON.stringify({ status: {}, ...(line === 'live' ? {} : { error: `said ${line}` }) }) + '\n',
+};
+
+async function server(t: Test) {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-ctl-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'sub', 'control.sock');
+  const s = new ControlServer(path, handler, memoryLogger().log);
+  await s.start();
+  t.teardown(() => s.close());
+  return { s, path, dir };
+}
+
+/** Writes raw text and collects everything until the server closes or `lines` lines arrived. */
+function raw(path: string, text: string, lines: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const c = connect(path, () => c.write(text));
+    let buf = '';
+    c.setEncoding('utf8');
+    c.on('data', (d: string) => {
+      buf += d;
+      if (buf.split('\n').length - 1 >= lines) c.end();
+    });
+    c.on('close', () => resolve(buf.split('\n').filter(Boolean)));
+    c.on('error', reject);
+  });
+}
+
+t.test('socket file: parent created 0700, socket 0600', async (t) => {
+  const { path, s } = await server(t);
+  t.equal(statSync(join(path, '..')).mode & 0o777, 0o700);
+  t.equal(statSync(path).mode & 0o777, 0o600);
+  t.ok(s.serving());
+});
+
+t.test('line-delimited JSON, several requests on one connection, answered in order', async (t) => {
+  const { path } = await server(t);
+  const out = await raw(path, '{"v":1,"id":1,"cmd":"status"}\n{"v":1,"id":"two","cmd":"reload"}\n{"v":1,"id":3,"cmd":"status"}\n', 3);
+  t.same(out.map((l) => JSON.parse(l)), [
+    { v: 1, id: 1, ok: true, result: { echo: 1 } },
+    { v: 1, id: 'two', ok: false, error: 'file /x: not JSON' },
+    { v: 1, id: 3, ok: true, result: { echo: 3 } },
+  ]);
+});
+
+t.test('plain-text probe requests: one reply line, then the server closes', async (t) => {
+  const { path } = await server(t);
+  t.same(await raw(path, 'live\n', 99), ['{"status":{}}']);
+  t.same(await raw(path, 'ready\nstatus\n', 99), ['{"status":{},"error":"said ready"}'], 'only the first line counts');
+  t.same(await probe(path, 'ready'), { status: {}, error: 'said ready' });
+});
+
+t.test('protocol errors name the problem', async (t) => {
+  t.same(parseRequest('nope'), { ok: false, error: 'request is not valid JSON: Unexpected token \'o\', "nope" is not valid JSON' });
+  t.same(parseRequest('[1]'), { ok: false, error: 'request must be a JSON object' });
+  t.match(parseRequest('{"v":2,"id":5,"cmd":"status"}'), { ok: false, id: 5, error: 'unsupported protocol version 2 (this agent speaks v1)' });
+  t.match(parseRequest('{"v":1,"cmd":"rm -rf"}'), { ok: false, error: /^unknown command "rm -rf"; known: status, / });
+  const { path } = await server(t);
+  const long = await raw(path, '{' + 'x'.repeat(70 * 1024), 1);
+  t.match(JSON.parse(long[0]!), { ok: false, error: 'request line longer than 65536 bytes' });
+});
+
+t.test('client: results, agent errors, and what to do when there is no agent', async (t) => {
+  const { path, dir } = await server(t);
+  t.same(await request(path, 'status'), { echo: 1 });
+  await t.rejects(request(path, 'reload'), { message: 'file /x: not JSON' });
+  const missing = join(dir, 'none.sock');
+  await t.rejects(request(missing, 'status'), { message: `no agent is listening on ${missing}: is egress-agent run running?` });
+  const stale = join(dir, 'stale.sock');
+  spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  await t.rejects(request(stale, 'status'), { message: `no agent is listening on ${stale}: is egress-agent run running?` }, 'ECONNREFUSED on a stale socket');
+  const uid = statSync(path).uid;
+  const e = describeConnectError(path, Object.assign(new Error('connect EACCES'), { code: 'EACCES' }));
+  t.match(e.message, `permission denied on ${path}: the socket is mode 0600 owned by uid ${uid}; run as that user (you are uid `);
+});
+
+t.test('client timeout when the agent does not answer', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-ctl-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'mute.sock');
+  const mute = createServer(() => undefined);
+  await new Promise<void>((r) => mute.listen(path, r));
+  t.teardown(() => mute.close());
+  await t.rejects(request(path, 'status', {}, 200), { message: `the agent on ${path} did not answer within 200 ms` });
+});
+
+t.test('prepareSocketPath: stale replaced, live refused, non-socket never touched', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-prep-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'file');
+  writeFileSync(file, 'data');
+  await t.rejects(prepareSocketPath(file), { message: `control socket path ${file} exists and is not a socket; refusing to replace it` });
+  t.equal(statSync(file).size, 4);
+  mkdirSync(join(dir, 'd'));
+  await t.rejects(prepareSocketPath(join(dir, 'd')), /is not a socket/);
+  const { path } = await server(t);
+  await t.rejects(prepareSocketPath(path), /another process is serving the control socket/);
+  const stale = join(dir, 'stale.sock');
+  spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  await prepareSocketPath(stale);
+  t.throws(() => statSync(stale), /ENOENT/, 'stale socket removed');
+});
+
+t.test('close removes only our own socket file', async (t) => {
+  const { s, path } = await server(t);
+  const { unlinkSync } = await import('node:fs');
+  unlinkSync(path);
+  const other = createServer();
+  await new Promise<void>((r) => other.listen(path, r));
+  t.teardown(() => other.close());
+  t.notOk(s.serving(), 'replaced file: not ours');
+  await s.close();
+  t.ok(statSync(path).isSocket(), 'the other process\'s socket was left alone');
+});

@@ -1,0 +1,197 @@
+// The run lifecycle against fake engine/reconciler/config: start order and logs, status verdicts,
+// control and health served, reload (valid and invalid), drain (AdminDown first, dataplane kept).
+import t, { type Test } from 'tap';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from '../../agent/control/client.js';
+import { ConfigError, Daemon } from '../../agent/daemon/daemon.js';
+import type { AgentStatus } from '../../agent/daemon/status.js';
+import { FakePorts, memoryLogger, testConfig } from '../helpers/daemon-fakes.js';
+
+function setup(t: Test, over: Parameters<typeof testConfig>[1] = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-daemon-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = testConfig(dir, over);
+  const ports = new FakePorts({ ok: true, config });
+  const { log, lines } = memoryLogger();
+  const stops: number[] = [];
+  const daemon = new Daemon({ ports, log, version: '9.9.9', onStopRequest: () => stops.push(1), checkIntervalMs: 60_000 });
+  t.teardown(() => daemon.abort());
+  return { dir, config, ports, daemon, lines, stops };
+}
+
+t.test('start: config -> dataplane -> bfd -> serve, each step logged with its duration', async (t) => {
+  const { daemon, ports, lines, config } = setup(t);
+  await daemon.start();
+  const steps = lines.filter((l) => l.msg === 'step done').map((l) => l.step);
+  t.same(steps, ['config', 'dataplane', 'bfd', 'serve']);
+  t.ok(lines.filter((l) => l.msg === 'step done').every((l) => typeof l.durationMs === 'number'));
+  t.same(ports.reconciler!.calls, [['applyOnce', 'startup'], ['start']]);
+  t.same(ports.engine!.calls.slice(0, 2), [['start'], ['add', '10.16.0.11|10.255.255.255']]);
+  t.equal(statSync(config.controlSocket).mode & 0o777, 0o600, 'control socket is mode 0600');
+  t.equal(statSync(config.compatSocket).mode & 0o777, 0o600, 'compat socket is mode 0600');
+  const s = daemon.status();
+  t.equal(s.phase, 'running');
+  t.same(s.live, { ok: true, reasons: [] });
+  t.same(s.ready, { ok: false, reasons: ['BFD 10.16.0.11 -> 10.255.255.255 is Down'] });
+  ports.engine!.setState('10.16.0.11|10.255.255.255', 'Up');
+  t.same(daemon.status().ready, { ok: true, reasons: [] });
+  t.equal(s.dataplaneApplies.count, 1);
+  t.same(s.dataplaneApplies.driftByKind, { rule: 1 });
+});
+
+t.test('readiness names every reason; liveness never depends on peers or the dataplane', async (t) => {
+  const { daemon, ports } = setup(t);
+  await daemon.start();
+  ports.reconciler!.verified = false;
+  ports.reconciler!.externalUp = false;
+  const s = daemon.status();
+  t.ok(s.live.ok);
+  t.same(s.ready.reasons, ['dataplane not verified: route missing', 'external interface net1 (IPv4) is down', 'BFD 10.16.0.11 -> 10.255.255.255 is Down']);
+  ports.engine!.alive = false;
+  t.same(daemon.status().live.reasons, ['the BFD engine thread is not running']);
+  t.same(daemon.status().ready.reasons[0], 'not live');
+});
+
+t.test('invalid configuration: ConfigError naming every input, nothing started', async (t) => {
+  const { daemon, ports } = setup(t);
+  ports.result = { ok: false, errors: ['env BFD_MULTI="0": must be 1..255', 'env POD_IPS="x": not an IP'] };
+  const err = await daemon.start().catch((e: unknown) => e);
+  t.ok(err instanceof ConfigError);
+  t.match((err as Error).message, /BFD_MULTI="0"[\s\S]*POD_IPS="x"/);
+  t.equal(ports.reconciler, null, 'no dataplane touched');
+  t.equal(ports.engine, null, 'no BFD started');
+});
+
+t.test('a live agent on the control socket is refused before anything is applied; a busy compat socket is only a warning', async (t) => {
+  const a = setup(t);
+  await a.daemon.start();
+  const b = setup(t, { controlSocket: a.config.controlSocket });
+  await t.rejects(b.daemon.start(), /another process is serving the control socket/);
+  t.equal(b.ports.reconciler, null);
+  const c = setup(t, { compatSocket: a.config.compatSocket });
+  await c.daemon.start();
+  t.same(c.daemon.status().control.map((x) => x.path), [c.config.controlSocket]);
+  t.ok(c.lines.some((l) => l.msg === 'not serving Kube-OVN\'s supervisor socket'));
+});
+
+t.test('control socket commands, argument errors, debug.blockEventLoop', async (t) => {
+  const { daemon, config } = setup(t);
+  await daemon.start();
+  const sock = config.controlSocket;
+  const s = (await request(sock, 'status')) as AgentStatus;
+  t.equal(s.version, '9.9.9');
+  const sessions = (await request(sock, 'bfd.sessions')) as { sessions: { id: number; local: string; state: string }[] };
+  t.match(sessions.sessions, [{ id: 1, local: '10.16.0.11', state: 'Down' }]);
+  t.same(await request(sock, 'bfd.adminDown', { local: '10.16.0.11', remote: '10.255.255.255' }), { sessions: ['10.16.0.11|10.255.255.255'] });
+  await t.rejects(request(sock, 'bfd.adminDown', { local: '10.16.0.11', remote: '10.255.255.255', diag: 'Bogus' }), /argument "diag" must be one of None,/);
+  await t.rejects(request(sock, 'bfd.setTimers', { local: '10.16.0.11', remote: '10.255.255.255' }), /give at least one of/);
+  await t.rejects(request(sock, 'bfd.setTimers', { local: '10.16.0.11', remote: '10.255.255.255', multiplier: 300 }), /"multiplier" must be an integer from 1 to 255/);
+  await t.rejects(request(sock, 'logLevel', { level: 'loud' }), /argument "level" must be one of/);
+  t.same(await request(sock, 'logLevel', { level: 'warn' }), { previous: 'info', level: 'warn' });
+  const blocked = (await request(sock, 'debug.blockEventLoop', { ms: 50 })) as { blockedMs: number };
+  t.ok(blocked.blockedMs >= 50);
+  const dp = (await request(sock, 'dataplane')) as { managed: boolean; inspection: unknown };
+  t.equal(dp.managed, true);
+  t.same(await request(sock, 'live'), { ok: true, reasons: [] });
+  const r = (await request(sock, 'compat.bfddControl', { args: ['status'] })) as { text: string; exitCode: number };
+  t.equal(r.text, 'There are 1 sessions:\nSession 1\n id=1 local=10.16.0.11 (a) remote=10.255.255.255 state=AdminDown \n');
+  t.equal(daemon.status().counters.controlFailures, 4, 'failed commands are counted');
+});
+
+t.test('reload: timers change live (Poll, no re-creation); invalid config is rejected and the old one kept', async (t) => {
+  const { daemon, ports, config } = setup(t);
+  await daemon.start();
+  ports.engine!.calls = [];
+  ports.result = { ok: true, config: { ...config, logLevel: 'debug', bfd: { ...config.bfd, minTxMs: 50, minRxMs: 50, peerIps: ['10.255.255.255', '10.255.255.254'] } } };
+  const r = await daemon.reload();
+  t.ok(r.ok);
+  t.same(r.changes, [
+    'log level info -> debug',
+    'bfd session 10.16.0.11|10.255.255.254 added',
+    'bfd session 10.16.0.11|10.255.255.255 changed (Poll)',
+    'dataplane re-applied',
+  ]);
+  t.same(ports.engine!.calls, [['change', '10.16.0.11|10.255.255.255', { minTxMs: 50, minRxMs: 50 }], ['add', '10.16.0.11|10.255.255.254']]);
+  t.same(ports.reconciler!.calls.at(-2), ['reload']);
+  ports.result = { ok: false, errors: ['config file bfd.minTxMs="fast": not a number'] };
+  const bad = (await request(config.controlSocket, 'reload')) as { ok: boolean; errors: string[] };
+  t.same(bad, { ...bad, ok: false, errors: ['config file bfd.minTxMs="fast": not a number'] });
+  t.equal(daemon.status().config!.bfd.minTxMs, 50, 'the running configuration is kept');
+  t.same(daemon.status().counters, { ...daemon.status().counters, reloads: 2, reloadFailures: 1 });
+  ports.result = { ok: true, config: { ...config, healthListen: '127.0.0.1:1' } };
+  const restartNeeded = await daemon.reload();
+  t.same(restartNeeded.errors, [`health listen address change 127.0.0.1:0 -> 127.0.0.1:1 takes effect after a restart`]);
+  t.ok(restartNeeded.ok, 'a change that needs a restart is reported, the rest applied');
+});
+
+t.test('drain: AdminDown within the grace budget first, the dataplane is stopped, never removed, sockets closed', async (t) => {
+  const { daemon, ports, config, lines } = setup(t);
+  await daemon.start();
+  await daemon.drain('SIGTERM');
+  const drain = ports.engine!.calls.find((c) => c[0] === 'drain')!;
+  t.ok((drain[1] as number) > 0 && (drain[1] as number) < config.drainGraceMs, `drain budget ${String(drain[1])} ms below the grace`);
+  t.same(ports.engine!.calls.slice(-2), [['drain', drain[1]], ['close']]);
+  t.notOk(ports.engine!.calls.some((c) => c[0] === 'remove'), 'no session removed (peers get AdminDown instead)');
+  t.same(ports.reconciler!.calls.at(-1), ['stop'], 'the reconciler stops watching; what it applied stays');
+  t.equal(daemon.status().phase, 'stopped');
+  t.throws(() => statSync(config.controlSocket), /ENOENT/, 'socket file removed');
+  const order = lines.map((l) => l.step ?? l.msg);
+  t.ok(order.indexOf('draining') < order.indexOf('bfd-drain') && order.indexOf('bfd-drain') < order.indexOf('dataplane-stop'));
+  t.equal(await daemon.drain('again').then(() => 'same'), 'same', 'a second drain is the same drain');
+});
+
+t.test('BFD-only agent (Kube-OVN bfdd container): no dataplane, ready = sessions Up', async (t) => {
+  const { daemon, ports } = setup(t, { families: [] });
+  await daemon.start();
+  t.equal(ports.reconciler, null);
+  t.equal(daemon.status().dataplane, null);
+  await t.rejects(daemon.reconcile(), /manages no dataplane/);
+  ports.engine!.setState('10.16.0.11|10.255.255.255', 'Up');
+  t.ok(daemon.status().ready.ok);
+});
+
+t.test('the control socket is re-created when someone deletes it', async (t) => {
+  const { daemon, config, ports } = setup(t);
+  ports.result = { ok: true, config };
+  await daemon.start();
+  const { unlinkSync } = await import('node:fs');
+  unlinkSync(config.controlSocket);
+  t.notOk(daemon.status().live.ok, 'a deleted socket is not serving: liveness says so');
+  t.match(daemon.status().live.reasons, [/control socket .* is not serving/]);
+  const server = (daemon as unknown as { control: { ensure(): Promise<boolean> }[] }).control[0]!;
+  t.equal(await server.ensure(), true);
+  t.ok(daemon.status().live.ok);
+  t.same(await request(config.controlSocket, 'live'), { ok: true, reasons: [] });
+});
+
+t.test('a stale socket file from a dead process is replaced', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-stale-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'control.sock');
+  // A process that dies by SIGKILL while listening leaves its socket file behind.
+  spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  t.ok(statSync(path).isSocket(), 'stale socket file exists');
+  const { daemon } = setup(t, { controlSocket: path });
+  await daemon.start();
+  t.same(await request(path, 'live'), { ok: true, reasons: [] });
+});
+
+t.test('discovery errors at the first apply are bad input (ConfigError, exit 2), named like config errors', async (t) => {
+  const { daemon, ports } = setup(t);
+  const { InputError } = await import('../../agent/config/errors.js');
+  const create = ports.createReconciler.bind(ports);
+  ports.createReconciler = async (c) => {
+    const r = await create(c);
+    r!.applyOnce = async () => {
+      throw new InputError([{ source: 'env', key: 'INTERNAL_GATEWAY_IPV4', value: '10.99.0.1', message: 'not reachable from any interface' }]);
+    };
+    return r;
+  };
+  const err = await daemon.start().catch((e: unknown) => e);
+  t.ok(err instanceof ConfigError);
+  t.match((err as Error).message, 'env INTERNAL_GATEWAY_IPV4="10.99.0.1": not reachable from any interface');
+  t.equal(ports.engine, null, 'BFD not started');
+});

@@ -1,0 +1,121 @@
+// The HTTP health server: read-only routes, probe semantics, metrics read from the status model.
+import t from 'tap';
+import { request as httpRequest } from 'node:http';
+import { createMetrics } from '../../agent/health/metrics.js';
+import { HealthServer } from '../../agent/health/server.js';
+import { emptyApplyStats, observeApply } from '../../agent/daemon/apply-stats.js';
+import type { AgentStatus } from '../../agent/daemon/status.js';
+import { memoryLogger } from '../helpers/daemon-fakes.js';
+
+function status(): AgentStatus {
+  const applies = emptyApplyStats();
+  observeApply(applies, { at: 1, durationMs: 30, trigger: 'startup', drift: [{ kind: 'rule', object: '1001', problem: 'missing' }], changed: true, remaining: [] });
+  observeApply(applies, { at: 2, durationMs: 700, trigger: 'netlink', drift: [{ kind: 'route', object: 'default', problem: 'missing' }], changed: true, remaining: [] });
+  const counters = { packetsIn: 5, packetsOut: 6, drops: { badTtl: 2 }, transitions: 3, lateTransmissions: 1, maxTxGapUs: 120_000, pollsSent: 1, finalsReceived: 1 };
+  return {
+    version: '1.2.3', pid: 1, startedAt: 0, phase: 'running',
+    live: { ok: true, reasons: [] }, ready: { ok: false, reasons: ['BFD a -> b is Down', 'dataplane not verified'] },
+    config: null,
+    bfd: {
+      engineAlive: true, blockedPeers: [], defaults: { minTxMs: 100, minRxMs: 100, multiplier: 3 }, recentTransitions: [], engineDrops: { notAPeer: 4 },
+      recoveryActions: [{ action: 'ReplayConfiguration', result: 'success', count: 2 }],
+      sessions: [{
+        id: 1, held: false, passive: false, minTxMs: 100, minRxMs: 100, multiplier: 3,
+        local: '10.16.0.11', remote: '10.255.255.255', state: 'Up', remoteState: 'Up', localDiag: 'None', remoteDiag: 'None', localDiscr: 1, remoteDiscr: 2,
+        txIntervalMs: 100, detectTimeMs: 300, lastStateChange: 0, flaps: 1, counters,
+      }],
+      expected: [
+        { local: '10.16.0.11', remote: '10.255.255.255', state: 'Up', recovery: { phase: 'Up', attempts: 0, lastAction: 'None', lastResult: '', nextRetry: null } },
+        { local: 'fd00::b', remote: 'fdff::1', state: null, recovery: { phase: 'CircuitOpen', attempts: 4, lastAction: 'ReplayConfiguration', lastResult: 'x', nextRetry: 5 } },
+      ],
+    },
+    dataplane: { desired: null, verified: false, lastApply: null, lastError: null, applies: 2, repairs: 1, interfaces: [] },
+    dataplaneApplies: applies,
+    eventLoop: { p50Ms: 1, p99Ms: 20, maxMs: 2000, meanMs: 2, windowMs: 10_000 },
+    control: [{ path: '/x', serving: true }], health: { address: null }, lastReload: null,
+    counters: { reloads: 3, reloadFailures: 1, controlRequests: 10, controlFailures: 2, lastControlError: '', recoveryActions: 2 },
+  };
+}
+
+function get(address: string, path: string, method = 'GET'): Promise<{ code: number; headers: Record<string, unknown>; body: string }> {
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ code: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+t.test('routes', async (t) => {
+  let current = status();
+  const { log } = memoryLogger();
+  const metrics = createMetrics(() => 10_000);
+  const h = new HealthServer('127.0.0.1:0', { status: () => current, metrics: () => metrics }, log);
+  await h.start();
+  t.teardown(() => h.close());
+  const addr = h.address()!;
+  t.match(addr, /^127\.0\.0\.1:\d+$/);
+
+  t.same(await get(addr, '/livez').then((r) => [r.code, r.body]), [200, 'live\n']);
+  t.same(await get(addr, '/readyz').then((r) => [r.code, r.body]), [503, 'not ready:\n- BFD a -> b is Down\n- dataplane not verified\n']);
+  current = { ...current, live: { ok: false, reasons: ['the BFD engine thread is not running'] } };
+  t.same(await get(addr, '/livez').then((r) => [r.code, r.body]), [503, 'not live:\n- the BFD engine thread is not running\n']);
+  const head = await get(addr, '/livez', 'HEAD');
+  t.equal(head.code, 503);
+  t.equal(head.body, '', 'HEAD has no body');
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+    const r = await get(addr, '/status', method);
+    t.equal(r.code, 405, `${method} refused`);
+    t.equal(r.headers.allow, 'GET, HEAD');
+  }
+  t.equal((await get(addr, '/nope')).code, 404);
+  const st = await get(addr, '/status?pretty');
+  t.equal(st.headers['content-type'], 'application/json');
+  t.equal((JSON.parse(st.body) as AgentStatus).version, '1.2.3');
+});
+
+t.test('metrics: egress_agent_* and Kube-OVN kube_ovn_bfdd_* read from the status at scrape time', async (t) => {
+  const m = await createMetrics(() => 10_000);
+  const text = await m.render(status());
+  const value = (series: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+  t.equal(value('kube_ovn_bfdd_expected_sessions'), 2);
+  t.equal(value('kube_ovn_bfdd_up_sessions'), 1);
+  t.equal(value('kube_ovn_bfdd_recovery_attempts_total{action="ReplayConfiguration",result="success"}'), 2);
+  t.equal(value('kube_ovn_bfdd_circuit_open{local="fd00::b",remote="fdff::1"}'), 1);
+  t.equal(value('kube_ovn_bfdd_recovery_phase{local="fd00::b",remote="fdff::1",phase="CircuitOpen"}'), 1);
+  t.equal(value('egress_agent_bfd_session_state{local="10.16.0.11",remote="10.255.255.255",state="Up"}'), 1);
+  t.equal(value('egress_agent_bfd_session_state{local="10.16.0.11",remote="10.255.255.255",state="Down"}'), 0);
+  t.equal(value('egress_agent_bfd_session_transitions_total{local="10.16.0.11",remote="10.255.255.255"}'), 3);
+  t.equal(value('egress_agent_bfd_session_flaps_total{local="10.16.0.11",remote="10.255.255.255"}'), 1);
+  t.equal(value('egress_agent_bfd_packets_total{local="10.16.0.11",remote="10.255.255.255",direction="out"}'), 6);
+  t.equal(value('egress_agent_bfd_drops_total{local="10.16.0.11",remote="10.255.255.255",reason="badTtl"}'), 2);
+  t.equal(value('egress_agent_bfd_engine_drops_total{reason="notAPeer"}'), 4);
+  t.equal(value('egress_agent_bfd_max_tx_gap_seconds{local="10.16.0.11",remote="10.255.255.255"}'), 0.12);
+  t.equal(value('egress_agent_dataplane_applies_total'), 2);
+  t.equal(value('egress_agent_dataplane_repairs_total'), 1);
+  t.equal(value('egress_agent_dataplane_drift_events_total{kind="route"}'), 1);
+  t.equal(value('egress_agent_dataplane_apply_duration_seconds_bucket{le="0.05"}'), 1);
+  t.equal(value('egress_agent_dataplane_apply_duration_seconds_bucket{le="1"}'), 2);
+  t.equal(value('egress_agent_dataplane_apply_duration_seconds_bucket{le="+Inf"}'), 2);
+  t.equal(value('egress_agent_dataplane_apply_duration_seconds_sum'), 0.73);
+  t.match(text, /# TYPE egress_agent_dataplane_apply_duration_seconds histogram/);
+  t.equal(value('egress_agent_event_loop_lag_seconds{stat="max"}'), 2);
+  t.equal(value('egress_agent_reloads_total{result="rejected"}'), 1);
+  t.equal(value('egress_agent_ready'), 0);
+  t.ok(value('process_resident_memory_bytes')! > 0, 'process metrics too');
+
+  const later = status();
+  later.bfd!.expected = later.bfd!.expected.map((e) => ({ ...e, state: 'Down' }));
+  later.bfd!.sessions = [];
+  const again = await m.render(later);
+  t.notMatch(again, /egress_agent_bfd_session_state\{/, 'sessions that are gone leave no stale series');
+  t.match(again, /kube_ovn_bfdd_up_sessions 0/);
+});

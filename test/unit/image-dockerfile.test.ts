@@ -1,0 +1,97 @@
+// No Docker engine runs here, so this checks what can be checked without one: every file the
+// Dockerfile copies from the repository exists (and is executable where the image runs it), every
+// build output it copies is one the build produces, and the image keeps Kube-OVN's contract
+// (paths, uid 65534, file capabilities, entrypoint). Also the deploy/ manifests' essentials.
+import t from 'tap';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..', '..');
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+// Join continuation lines, drop comments.
+const instructions = dockerfile.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const copies = instructions.filter((l) => /^COPY\s/i.test(l)).map((l) => {
+  const words = l.split(/\s+/).slice(1);
+  const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
+  const args = words.filter((w) => !w.startsWith('--'));
+  return { from, sources: args.slice(0, -1), dest: args.at(-1)! };
+});
+const makefile = readFileSync(join(root, 'Makefile'), 'utf8') + readFileSync(join(root, 'native/probe/probe.mk'), 'utf8');
+const buildScript = instructions.filter((l) => /^RUN\s/.test(l)).join('\n');
+
+const executable = (p: string) => {
+  try {
+    accessSync(p, constants.X_OK);
+    return (statSync(p).mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+};
+
+t.test('every repository file the Dockerfile copies exists', async (t) => {
+  const fromRepo = copies.filter((c) => !c.from);
+  t.ok(fromRepo.some((c) => c.dest.startsWith('/kube-ovn')) && fromRepo.some((c) => c.sources.includes('agent')), 'both stages copy from the repository');
+  for (const c of fromRepo) {
+    for (const src of c.sources) t.ok(existsSync(join(root, src)), `${src} exists`);
+  }
+});
+
+t.test('what the runtime stage runs is executable in the repository', async (t) => {
+  for (const c of copies.filter((x) => !x.from && (x.dest.startsWith('/kube-ovn') || x.dest.startsWith('/usr/local/bin')))) {
+    for (const src of c.sources) t.ok(executable(join(root, src)), `${src} is executable`);
+  }
+  for (const script of ['init-vpc-egress-gateway.sh', 'start-bfdd.sh', 'bfdd-prestart.sh', 'bfdd-healthcheck.sh']) {
+    const path = join(root, 'scripts/kube-ovn', script);
+    t.ok(executable(path), `${script} executable`);
+    t.match(readFileSync(path, 'utf8'), /^#!\/bin\/bash\n/, `${script} is a bash script (Kube-OVN runs it with bash)`);
+  }
+});
+
+t.test('build outputs copied from the build stage are produced by it', async (t) => {
+  const built = copies.filter((c) => c.from === 'build').flatMap((c) => c.sources);
+  t.ok(built.length >= 6);
+  for (const src of built) {
+    t.ok(src.startsWith('/src/'), `${src} comes from the build workdir`);
+    const rel = src.slice('/src/'.length);
+    if (rel.startsWith('native/out/')) {
+      t.match(makefile, new RegExp(`\\$\\(PROBE_OUT\\)/${rel.slice('native/out/'.length)}:`), `${rel} has a build rule`);
+      t.match(buildScript, /make probe/, 'the build stage runs make probe');
+    } else if (rel === 'dist') {
+      t.match(buildScript, /tsc -p tsconfig\.build\.json/);
+    } else if (rel === 'build/Release/bfd.node') {
+      t.match(readFileSync(join(root, 'binding.gyp'), 'utf8'), /"target_name": "bfd"/);
+      t.match(buildScript, /npm ci/);
+    } else {
+      t.ok(['package.json', 'node_modules'].includes(rel), `${rel} is a known input`);
+    }
+  }
+});
+
+t.test('Kube-OVN drop-in paths, user, capabilities, entrypoint', async (t) => {
+  const dests = copies.flatMap((c) => c.sources.map((s) => (c.dest.endsWith('/') ? c.dest + s.split('/').at(-1) : c.dest)));
+  for (const p of ['/kube-ovn/init-vpc-egress-gateway.sh', '/kube-ovn/kube-ovn-bfdd-supervisor', '/kube-ovn/start-bfdd.sh',
+    '/kube-ovn/bfdd-prestart.sh', '/kube-ovn/bfdd-healthcheck.sh', '/usr/local/bin/bfdd-control', '/usr/local/bin/egress-agent-probe',
+    '/usr/local/bin/egress-agent']) {
+    t.ok(dests.includes(p), `${p} installed`);
+  }
+  t.match(dockerfile, /^FROM node:20-bookworm AS build$/m);
+  t.match(dockerfile, /^FROM node:20-bookworm-slim$/m);
+  t.match(dockerfile, /apt-get install -y --no-install-recommends bash iproute2 iptables ipset/);
+  t.match(dockerfile, /^USER 65534:65534$/m);
+  t.match(dockerfile, /setcap cap_net_admin,cap_net_raw\+ep \/opt\/egress-agent\/node/);
+  t.match(dockerfile, /^ENTRYPOINT \["\/usr\/local\/bin\/egress-agent", "run"\]$/m);
+  const wrapper = readFileSync(join(root, 'deploy/image/egress-agent'), 'utf8');
+  t.match(wrapper, /exec \/opt\/egress-agent\/node .*\/opt\/egress-agent\/dist\/agent\/main\.js "\$@"/, 'the wrapper runs the capability-bearing node');
+  t.match(dockerfile, /chown 65534:65534 \/run\/egress-agent \/run\/kube-ovn\/bfdd-supervisor/, 'socket directories writable by the agent');
+});
+
+t.test('deploy manifests: probes use the native client, resources and securityContext set', async (t) => {
+  const d = readFileSync(join(root, 'deploy/deployment.yaml'), 'utf8');
+  for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) t.match(d, new RegExp(`${probe}:\\n\\s+exec: \\{ command: \\["egress-agent-probe"`));
+  t.match(d, /limits: \{ cpu: 300m, memory: 64Mi \}/);
+  t.match(d, /runAsUser: 65534/);
+  t.match(d, /add: \["NET_ADMIN", "NET_RAW"\]/);
+  t.match(d, /drop: \["ALL"\]/);
+  t.match(d, /bash \/kube-ovn\/init-vpc-egress-gateway\.sh/);
+  t.match(readFileSync(join(root, 'deploy/vpc-egress-gateway.yaml'), 'utf8'), /kind: VpcEgressGateway[\s\S]*image: /);
+});
