@@ -2,7 +2,16 @@
   "targets": [
     {
       "target_name": "bfd",
-      "sources": ["native/src/addon.cc"],
+      "sources": [
+        "native/src/addon.cc",
+        "native/src/core/auth.cc",
+        "native/src/core/digest.cc",
+        "native/src/core/packet.cc",
+        "native/src/core/session.cc",
+        "native/src/core/table.cc",
+        "native/src/io/engine.cc",
+        "native/src/io/sockets.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "defines": ["NAPI_VERSION=8"],

@@ -1,4 +1,32 @@
-# Placeholder: replaced by the BFD engine's native test and fuzz targets (issue 3).
-.PHONY: test-native fuzz
-test-native:
-fuzz:
+# Native BFD engine (bfd-js): the protocol core's unit tests under ASan/UBSan and the libFuzzer
+# harness. Included by the top-level Makefile; outputs go to native/out/ (gitignored).
+NATIVE_OUT := native/out
+NATIVE_CXX ?= clang++
+NATIVE_CORE := $(wildcard native/src/core/*.cc)
+NATIVE_CORE_H := $(wildcard native/src/core/*.h)
+NATIVE_TEST_SRC := $(wildcard native/test/*.cc) $(wildcard native/test/*.h)
+NATIVE_FLAGS := -std=c++17 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer -Inative/src -Inative/test
+NATIVE_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
+
+.PHONY: native-test test-native fuzz
+
+$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_TEST_SRC) native/native.mk
+	@mkdir -p $(NATIVE_OUT)
+	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_TEST_SRC))
+
+native-test: $(NATIVE_OUT)/unit-tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $<
+
+# The top-level Makefile's name for the same suite.
+test-native: native-test
+
+$(NATIVE_OUT)/fuzz-packet: $(NATIVE_CORE) $(NATIVE_CORE_H) native/fuzz/fuzz_packet.cc native/native.mk
+	@mkdir -p $(NATIVE_OUT)
+	clang++ $(NATIVE_FLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+		$(NATIVE_CORE) native/fuzz/fuzz_packet.cc
+
+# Runs for FUZZ_SECONDS; the corpus grows in native/out/fuzz-corpus, seeded from native/fuzz/seeds.
+fuzz: $(NATIVE_OUT)/fuzz-packet
+	@mkdir -p $(NATIVE_OUT)/fuzz-corpus
+	$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $(NATIVE_OUT)/fuzz-corpus native/fuzz/seeds

@@ -20,7 +20,7 @@ export interface BfdSessionSpec {
   /** Local discriminator; kept stable across restarts by the caller. */
   localDiscr: number;
   auth?: BfdAuthConfig;
-  /** Optional SO_BINDTODEVICE interface. */
+  /** Optional SO_BINDTODEVICE interface ('' or absent: not bound). */
   device?: string;
 }
 
@@ -52,6 +52,47 @@ export interface BfdSessionState {
   lastStateChange: number;
   flaps: number;
   counters: BfdCounters;
+}
+
+/** What the engine reports per session beyond the CLI minimum: configuration, negotiation, port. */
+export interface BfdSessionDetail extends BfdSessionState {
+  minTxMs: number;
+  minRxMs: number;
+  multiplier: number;
+  passive: boolean;
+  minTtl: number;
+  /** SO_BINDTODEVICE interface, '' when unbound. */
+  device: string;
+  /** UDP source port, fixed for the life of the session (49152-65535). */
+  srcPort: number;
+  /** What we advertise now: DesiredMinTx is slowed to 1 s while not Up. */
+  desiredMinTxMs: number;
+  requiredMinRxMs: number;
+  remoteMinTxMs: number;
+  remoteMinRxMs: number;
+  remoteMultiplier: number;
+  pollActive: boolean;
+  /** Unix epoch ms of the last valid packet, null when none arrived within a detection time. */
+  lastRx: number | null;
+  authType: number;
+  counters: BfdCounters & {
+    staleDiscrAccepted: number;
+    txErrors: number;
+    /** Largest delay of a periodic packet past its scheduled time, µs (scheduling health at any interval). */
+    maxTxLatenessUs: number;
+  };
+}
+
+/** Engine-wide counters: drops that no session can own (not a peer, malformed from a non-peer). */
+export interface BfdEngineStats {
+  drops: Record<string, number>;
+  eventsLost: number;
+  loops: number;
+  sessions: number;
+  /** SCHED_FIFO priority of the engine thread in effect (0 = normal scheduling). */
+  realtimePriority: number;
+  /** Why a requested realtime priority could not be set (e.g. no CAP_SYS_NICE), else null. */
+  realtimeError: string | null;
 }
 
 export interface BfdStateEvent {

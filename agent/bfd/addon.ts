@@ -1,0 +1,62 @@
+// Loads the native engine (build/Release/bfd.node, or a prebuild via node-gyp-build) and types it.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BfdDiag, BfdEngineStats, BfdSessionDetail, BfdState } from './types.js';
+import type { NativeSessionSpec } from './spec.js';
+
+export type NativeEvent =
+  | { type: 'state'; local: string; remote: string; localDiscr: number; from: BfdState; to: BfdState; diag: BfdDiag; at: number }
+  | { type: 'drained' };
+
+export interface NativeEngine {
+  start(opts?: { realtimePriority?: number }): void;
+  addSession(spec: NativeSessionSpec): void;
+  changeSession(spec: NativeSessionSpec): void;
+  removeSession(local: string, remote: string): void;
+  adminDown(local: string, remote: string, diag: number): void;
+  adminUp(local: string, remote: string): void;
+  sessions(): BfdSessionDetail[];
+  stats(): BfdEngineStats;
+  drain(graceMs: number): void;
+  close(): void;
+  threadAlive(): boolean;
+}
+
+export interface NativeAddon {
+  abiVersion: number;
+  Engine: new (onEvents: (events: NativeEvent[]) => void) => NativeEngine;
+}
+
+const ABI_VERSION = 2;
+const require = createRequire(import.meta.url);
+
+/** The package root: the nearest ancestor of this module holding binding.gyp (src or dist layout). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'binding.gyp'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`bfd addon: no binding.gyp above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon from `explicitPath`, else build/Release/bfd.node or prebuilds/ under the package root. */
+export function loadAddon(explicitPath?: string): NativeAddon {
+  if (!explicitPath && cached) return cached;
+  let addon: NativeAddon;
+  if (explicitPath) {
+    addon = require(explicitPath) as NativeAddon;
+  } else {
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    addon = nodeGypBuild(packageRoot()) as NativeAddon;
+  }
+  if (addon.abiVersion !== ABI_VERSION)
+    throw new Error(`bfd addon ABI ${String(addon.abiVersion)} does not match ${ABI_VERSION}: run npm run build:native`);
+  if (!explicitPath) cached = addon;
+  return addon;
+}

@@ -1,0 +1,55 @@
+// UDP sockets for single-hop BFD (RFC 5881): a receive socket on port 3784 per local address and
+// a transmit socket per session (TTL 255, DSCP CS6, fixed source port in 49152-65535).
+#pragma once
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <string>
+
+#include "core/types.h"
+
+namespace bfd::io {
+
+constexpr uint16_t kControlPort = 3784;
+constexpr uint16_t kSourcePortMin = 49152;
+constexpr uint16_t kSourcePortMax = 65535;
+
+struct SockAddr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+};
+
+// Parses "192.0.2.1" / "2001:db8::1"; false if neither.
+bool parse_addr(const std::string& text, Addr& out);
+std::string format_addr(const Addr& a);
+SockAddr to_sockaddr(const Addr& a, uint16_t port, const std::string& device);
+
+// Each returns the fd, or -1 with `err` naming what failed (errno text included).
+int open_rx_socket(const Addr& local, const std::string& device, std::string& err);
+int open_tx_socket(const Addr& local, const std::string& device, uint16_t& port_inout, std::string& err);
+
+// Datagrams read with one recvmmsg, each with its source, destination (IP_PKTINFO) and TTL.
+class RxBatch {
+ public:
+  static constexpr size_t kMax = 32;
+  static constexpr size_t kBytes = 512;  // longer datagrams are truncated: no BFD packet is that long
+  RxBatch();
+  // Reads up to kMax queued datagrams; returns how many (0 when none are queued or on error).
+  size_t read(int fd);
+  const uint8_t* data(size_t i) const { return data_[i]; }
+  size_t len(size_t i) const { return msgs_[i].msg_len; }
+  const Addr& src(size_t i) const { return src_[i]; }
+  const Addr& dst(size_t i) const { return dst_[i]; }
+  uint8_t ttl(size_t i) const { return ttl_[i]; }
+
+ private:
+  mmsghdr msgs_[kMax];
+  iovec iov_[kMax];
+  sockaddr_storage from_[kMax];
+  alignas(cmsghdr) uint8_t control_[kMax][128];
+  uint8_t data_[kMax][kBytes];
+  Addr src_[kMax], dst_[kMax];
+  uint8_t ttl_[kMax];
+};
+
+}  // namespace bfd::io
