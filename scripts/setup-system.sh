@@ -2,7 +2,7 @@
 # Installs the Debian packages the lab, the tests and the demo use. Needs root. Idempotent.
 set -euo pipefail
 PACKAGES=(iproute2 iptables ipset frr tcpdump conntrack iperf3 clang libclang-rt-14-dev llvm
-          stress-ng hyperfine iputils-ping procps libcap2-bin socat netcat-openbsd make g++ python3)
+          stress-ng hyperfine iputils-ping procps libcap2-bin socat netcat-openbsd make g++ python3 time)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
