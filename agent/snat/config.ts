@@ -1,0 +1,29 @@
+// Settings of the SNAT mapping records. The defaults bound the disk use to 4 x 16 MiB = 64 MiB,
+// far below a Pod's ephemeral-storage budget, and keep no record longer than 24 h.
+import { DEFAULT_ROTATION, type RotationLimits } from './rotating-writer.js';
+
+export interface SnatRecordsConfig extends RotationLimits {
+  enabled: boolean;
+  /** Record directory (an emptyDir volume in the Pod). */
+  dir: string;
+  /** Also write every record line to stdout (for a log shipper); logs go to stderr. */
+  stdout: boolean;
+  /** Write "start" records at NEW as well as "end" records at DESTROY. */
+  recordStart: boolean;
+  /** Requested conntrack event socket buffer (the kernel doubles it; memory is used only while events queue). */
+  socketBufferBytes: number;
+  /** The conntrack-tools executable. */
+  conntrackCommand: string;
+}
+
+export const DEFAULT_RECORD_DIR = '/var/log/egress-agent/snat';
+
+export const DEFAULT_SNAT_RECORDS: SnatRecordsConfig = {
+  enabled: true,
+  dir: DEFAULT_RECORD_DIR,
+  stdout: false,
+  recordStart: true,
+  socketBufferBytes: 8 * 1024 * 1024,
+  conntrackCommand: 'conntrack',
+  ...DEFAULT_ROTATION,
+};

@@ -1,0 +1,79 @@
+// Current SNAT and forwarded flows, tracked from NEW/DESTROY events and resynchronised from a table
+// dump (at start, and after events were lost). While a dump runs, events keep arriving; the result
+// is computed as a set: (dumped ∪ new during the dump) − destroyed during the dump, matched by
+// conntrack id, so a flow is neither counted twice nor kept after it ended.
+import type { FlowClass } from './types.js';
+
+type Counted = Exclude<FlowClass, 'local'>;
+
+export interface FlowCountsSnapshot {
+  snat: number;
+  forwarded: number;
+}
+
+interface Resync {
+  counts: FlowCountsSnapshot;
+  /** NEW during the dump: id -> class, and whether the dump also listed it. */
+  added: Map<number, { cls: Counted; dumped: boolean }>;
+  /** DESTROY during the dump: id -> class. */
+  destroyed: Map<number, Counted>;
+}
+
+export class FlowCounts {
+  private counts: FlowCountsSnapshot = { snat: 0, forwarded: 0 };
+  private resync: Resync | null = null;
+  readonly started: FlowCountsSnapshot = { snat: 0, forwarded: 0 };
+
+  current(): FlowCountsSnapshot {
+    return { ...this.counts };
+  }
+
+  get resyncing(): boolean {
+    return this.resync !== null;
+  }
+
+  onNew(id: number, cls: FlowClass): void {
+    if (cls === 'local') return;
+    this.started[cls]++;
+    if (this.resync) this.resync.added.set(id, { cls, dumped: false });
+    else this.counts[cls]++;
+  }
+
+  onDestroy(id: number, cls: FlowClass): void {
+    if (cls === 'local') return;
+    if (this.resync) this.resync.destroyed.set(id, cls);
+    else this.counts[cls] = Math.max(0, this.counts[cls] - 1);
+  }
+
+  beginResync(): void {
+    this.resync = { counts: { snat: 0, forwarded: 0 }, added: new Map(), destroyed: new Map() };
+  }
+
+  /** One entry of the dump. */
+  onDumped(id: number, cls: FlowClass): void {
+    const r = this.resync;
+    if (!r || cls === 'local') return;
+    const added = r.added.get(id);
+    if (added) added.dumped = true;
+    else if (!r.destroyed.has(id)) r.counts[cls]++;
+  }
+
+  endResync(): void {
+    const r = this.resync;
+    if (!r) return;
+    for (const [id, a] of r.added) {
+      if (!r.destroyed.has(id)) r.counts[a.cls]++;
+    }
+    this.counts = r.counts;
+    this.resync = null;
+  }
+
+  /** The dump failed: keep the event-tracked counts, applying what happened meanwhile. */
+  abortResync(): void {
+    const r = this.resync;
+    if (!r) return;
+    this.resync = null;
+    for (const a of r.added.values()) this.counts[a.cls]++;
+    for (const cls of r.destroyed.values()) this.counts[cls] = Math.max(0, this.counts[cls] - 1);
+  }
+}
