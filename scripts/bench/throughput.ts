@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import path from 'node:path';
 import { ROOT, fmt, lab, log, median, sleep } from './lib.js';
 
-const P = 'vbt';
+const P = 'vbq';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 async function main(): Promise<void> {
