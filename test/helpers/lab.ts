@@ -1,6 +1,8 @@
 // Typed wrapper around scripts/lab/lab.sh (the network-namespace lab) for integration tests,
 // e2e tests and benchmarks. Every call is an argument array (no shell); the script owns all state.
 import { execa, type Options, type Result } from 'execa';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const LAB_SH = fileURLToPath(new URL('../../scripts/lab/lab.sh', import.meta.url));
@@ -181,6 +183,11 @@ export class Lab {
     return String((await this.run('ecmp', ['show'])).stdout);
   }
 
+  /** From now on table 100's nexthops follow bfdd's view of each replica (OVN's BFD-gated ECMP). */
+  async ecmpFollow(): Promise<void> {
+    await this.run('ecmp', ['follow']);
+  }
+
   /** Starts bfdd in PREFIX-ovn (or applies new timers to the running one); default 100/100/3. */
   async frrUp(timers?: BfdTimers): Promise<void> {
     const args = timers ? [String(timers.txMs), String(timers.rxMs), String(timers.multiplier)] : [];
@@ -202,6 +209,17 @@ export class Lab {
 
   async frrEvents(): Promise<FrrEvent[]> {
     return parseFrrEvents(String((await this.run('frr', ['events'])).stdout));
+  }
+
+  /**
+   * bfdd's own log timestamp of PEER's first transition to STATE at or after sinceMs (Unix epoch
+   * ms): how long after sinceMs it happened, and the reason bfdd logged. Rejects when there is none.
+   */
+  async frrTransition(peer: string, state: FrrPeerState, sinceMs: number): Promise<{ ms: number; reason: string }> {
+    const { stdout } = await this.run('frr', ['transition', peer, state, String(Math.floor(sinceMs))]);
+    const [ms, reason] = String(stdout).trim().split(' ');
+    if (ms === undefined || reason === undefined || !Number.isFinite(Number(ms))) throw new Error(`unexpected frr transition output: ${String(stdout)}`);
+    return { ms: Number(ms), reason };
   }
 
   /** SIGKILL bfdd (a crash: no AdminDown is sent). */
@@ -230,6 +248,125 @@ export class Lab {
     return { ip, port: Number(port) };
   }
 }
+
+/** Sends UDP datagrams (hex payloads, in order) from `from` inside a lab node, with the given TTL / hop limit. */
+export async function sendUdp(
+  lab: Lab,
+  node: LabNode,
+  opts: { from: string; to: string; port: number; ttl?: number; payloads: readonly string[] },
+): Promise<void> {
+  await lab.exec(node, [process.execPath, '--input-type=module', '-e', UDP_SENDER, JSON.stringify(opts)], { timeout: 10_000 });
+}
+
+// Kept tiny: runs inside a namespace with `ip netns exec`, one socket bound to the source address.
+const UDP_SENDER = `
+import dgram from 'node:dgram';
+import net from 'node:net';
+const o = JSON.parse(process.argv[1]);
+const s = dgram.createSocket(net.isIPv6(o.to) ? 'udp6' : 'udp4');
+await new Promise((resolve, reject) => { s.once('error', reject); s.bind({ address: o.from, port: 0 }, resolve); });
+s.setTTL(o.ttl ?? 255);
+for (const hex of o.payloads) {
+  await new Promise((resolve, reject) => s.send(Buffer.from(hex, 'hex'), o.port, o.to, (e) => (e ? reject(e) : resolve())));
+}
+s.close();
+`;
+
+/** One flow of a FlowLoop: what the echo server saw, or why it failed. Times are Unix epoch ms. */
+export interface Flow {
+  start: number;
+  end: number;
+  ok: boolean;
+  /** Source address the server saw (when ok). */
+  ip?: string;
+  error?: string;
+}
+
+/**
+ * New flows (a TCP connection or a UDP request/reply) from a VPC source to the echo server, one
+ * every intervalMs, each with its own source port and a timeout; they overlap, so a black hole
+ * does not slow the loop down. Runs in the vpc namespace until stop().
+ */
+export class FlowLoop {
+  readonly flows: Flow[] = [];
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+  private stderr = '';
+
+  constructor(lab: Lab, opts: { src: string; dst: string; port: number; proto: EchoProto; intervalMs?: number; timeoutMs?: number }) {
+    const args = { intervalMs: 100, timeoutMs: 1000, ...opts };
+    this.child = spawn('ip', ['netns', 'exec', lab.ns('vpc'), process.execPath, '--input-type=module', '-e', FLOW_LOOP, JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      try {
+        this.flows.push(JSON.parse(line) as Flow);
+      } catch {
+        /* not a flow line */
+      }
+    });
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+  }
+
+  /** Flows that started at or after `ms`. */
+  since(ms: number): Flow[] {
+    return this.flows.filter((f) => f.start >= ms);
+  }
+
+  /** Resolves once `pred` holds for the flows seen so far; rejects after timeoutMs. */
+  async waitFor(pred: (flows: Flow[]) => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred(this.flows)) {
+      if (this.child.exitCode !== null) throw new Error(`flow loop exited (code ${this.child.exitCode}) before ${what}: ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`flow loop: ${what} not seen within ${timeoutMs} ms (${this.flows.length} flows; stderr: ${this.stderr})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Stops starting flows, lets the running ones finish, and resolves when the process is gone. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    await this.exited;
+  }
+}
+
+const FLOW_LOOP = `
+import dgram from 'node:dgram';
+import net from 'node:net';
+const o = JSON.parse(process.argv[1]);
+let running = 0, stopping = false;
+const out = (f) => process.stdout.write(JSON.stringify(f) + '\\n');
+function flow() {
+  const start = Date.now();
+  running++;
+  let settled = false, sock;
+  const done = (ok, detail) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    try { sock.destroy ? sock.destroy() : sock.close(); } catch {}
+    out(ok ? { start, end: Date.now(), ok, ip: detail } : { start, end: Date.now(), ok, error: detail });
+    if (--running === 0 && stopping) process.exit(0);
+  };
+  const timer = setTimeout(() => done(false, 'timeout'), o.timeoutMs);
+  const reply = (text) => { const ip = String(text).split('\\n')[0].trim().split(' ')[0]; ip ? done(true, ip) : done(false, 'empty reply'); };
+  if (o.proto === 'tcp') {
+    let buf = '';
+    sock = net.connect({ host: o.dst, port: o.port, localAddress: o.src });
+    sock.on('data', (d) => { buf += d; if (buf.includes('\\n')) reply(buf); });
+    sock.on('error', (e) => done(false, e.code || e.message));
+  } else {
+    sock = dgram.createSocket(net.isIPv6(o.dst) ? 'udp6' : 'udp4');
+    sock.on('message', (m) => reply(m));
+    sock.on('error', (e) => done(false, e.code || e.message));
+    sock.bind({ address: o.src, port: 0 }, () => sock.send('ping\\n', o.port, o.dst));
+  }
+}
+const tick = setInterval(flow, o.intervalMs);
+flow();
+process.on('SIGTERM', () => { stopping = true; clearInterval(tick); if (running === 0) process.exit(0); });
+`;
 
 /** The part of a tap Test that withLab needs. */
 export interface TeardownHost {

@@ -1,0 +1,576 @@
+// The real agent (`egress-agent run`) in a lab replica, for e2e and fault-injection tests: started
+// with `ip netns exec PREFIX-gwN node dist/agent/main.js run` and the replica's Kube-OVN environment,
+// every path it writes under a per-test directory (all namespaces share the filesystem), its JSON log
+// parsed line by line, and the ways to talk to it: signals, the control socket, CLI verbs, HTTP.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import type { BfdSessionDetail } from '../../agent/bfd/types.js';
+import type { SessionView as DaemonSessionView } from '../../agent/daemon/bfd-sessions.js';
+import type { AgentStatus, Verdict } from '../../agent/daemon/status.js';
+import type { Lab, LabNode, TeardownHost } from './lab.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const AGENT_MAIN = join(ROOT, 'dist/agent/main.js');
+/** Per-test agent directories: /run/vea-agents/PREFIX/gwN/ (root only, like /run/vea-lab). */
+export const AGENTS_RUN_DIR = '/run/vea-agents';
+/** Health listens on the replica's own loopback (each replica is its own network namespace). */
+export const HEALTH_PORT = 10669;
+
+export type { AgentStatus, Verdict };
+/** A session as the control socket reports it: the daemon's view plus the engine's details. */
+export type SessionView = DaemonSessionView & Partial<Omit<BfdSessionDetail, keyof DaemonSessionView>>;
+
+/** One pino line of the agent's log. */
+export interface LogLine {
+  level: number;
+  time: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export const LOG_INFO = 30;
+export const LOG_WARN = 40;
+export const LOG_ERROR = 50;
+
+export interface AgentPaths {
+  dir: string;
+  socket: string;
+  compatSocket: string;
+  statePath: string;
+  /** `host:port` for EGRESS_AGENT_HEALTH_LISTEN. */
+  healthListen: string;
+  pidFile: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Live = exists and is not a zombie (PID 1 here reaps late). */
+function pidAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The environment of a live process (for telling our own agents from recycled pids). */
+function environOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Start time of a process (clock ticks since boot, /proc/PID/stat field 22): pid + start is unique. */
+function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The agents' home for one test file: /run/vea-agents/PREFIX, owned by one test process at a time
+ * (PREFIX.owner holds its pid and start time). A second run of the same file while the first is
+ * alive is refused before it touches anything, since it would otherwise kill the first run's agents
+ * and tear down its lab. Agents left running by a killed earlier run (found by their pid files, and
+ * recognised by their environment naming this directory) are killed first; everything is removed
+ * in teardown, even on failure.
+ */
+export class AgentHome {
+  readonly dir: string;
+  private readonly agents = new Set<Agent>();
+
+  private constructor(readonly prefix: string) {
+    this.dir = join(AGENTS_RUN_DIR, prefix);
+  }
+
+  /** Registers the cleanup first so it runs last (tap runs teardowns last-in, first-out). */
+  static async create(t: TeardownHost, prefix: string): Promise<AgentHome> {
+    const home = new AgentHome(prefix);
+    home.claim();
+    t.teardown(() => home.cleanup().finally(() => home.release()));
+    await home.cleanup();
+    mkdirSync(home.dir, { recursive: true, mode: 0o700 });
+    return home;
+  }
+
+  private get ownerFile(): string {
+    return `${this.dir}.owner`;
+  }
+
+  private claim(): void {
+    mkdirSync(AGENTS_RUN_DIR, { recursive: true, mode: 0o700 });
+    const me = `${process.pid} ${processStart(process.pid)}\n`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(this.ownerFile, me, { flag: 'wx', mode: 0o600 });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const [pid, start] = readFileSync(this.ownerFile, 'utf8').trim().split(' ');
+      if (pid && processStart(Number(pid)) === start && pidAlive(Number(pid))) {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+        throw new Error(`test prefix ${this.prefix} is in use by another live test run (pid ${pid}: ${cmdline}); refusing to touch its agents, lab or files`);
+      }
+      rmSync(this.ownerFile, { force: true }); // left by a run that died
+    }
+    throw new Error(`cannot claim ${this.ownerFile}`);
+  }
+
+  private release(): void {
+    try {
+      if (readFileSync(this.ownerFile, 'utf8').startsWith(`${process.pid} `)) rmSync(this.ownerFile);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  paths(gw: LabNode): AgentPaths {
+    const dir = join(this.dir, gw);
+    return {
+      dir,
+      socket: join(dir, 'control.sock'),
+      compatSocket: join(dir, 'compat.sock'),
+      statePath: join(dir, 'bfd-state.json'),
+      healthListen: `127.0.0.1:${HEALTH_PORT}`,
+      pidFile: join(dir, 'agent.pid'),
+    };
+  }
+
+  track(agent: Agent): void {
+    this.agents.add(agent);
+    void agent.exited.then(() => this.agents.delete(agent));
+  }
+
+  /** Never throws: a failing teardown would make tap skip the ones after it. */
+  async cleanup(): Promise<void> {
+    try {
+      for (const a of this.agents) await a.kill().catch(() => undefined);
+      if (existsSync(this.dir)) {
+        for (const gw of readdirSync(this.dir)) {
+          const pidFile = join(this.dir, gw, 'agent.pid');
+          if (!existsSync(pidFile)) continue;
+          const pid = Number(readFileSync(pidFile, 'utf8').trim());
+          if (Number.isInteger(pid) && pid > 0 && pidAlive(pid) && environOf(pid).includes(`EGRESS_AGENT_SOCKET=${join(this.dir, gw)}/`)) {
+            process.kill(pid, 'SIGKILL');
+            for (let i = 0; i < 100 && pidAlive(pid); i++) await sleep(20);
+          }
+        }
+        rmSync(this.dir, { recursive: true, force: true });
+      }
+    } catch (err) {
+      process.stderr.write(`agent home cleanup of ${this.dir} failed: ${(err as Error).message}\n`);
+    }
+  }
+}
+
+export interface AgentStartOptions {
+  /** Merged over the replica's Kube-OVN environment (e.g. BFD_MIN_TX, EGRESS_AGENT_CONFIG). */
+  env?: Record<string, string>;
+  /** Flags after `run`. */
+  args?: string[];
+  /** EGRESS_AGENT_LOG_LEVEL (default debug: the tests read apply/verify lines). */
+  logLevel?: string;
+  /** How long to wait for "agent started" (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+export interface AgentExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Unix epoch ms when the test process saw the exit. */
+  at: number;
+}
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface HttpResult {
+  status: number;
+  body: string;
+}
+
+/** A control-socket reply (protocol v1). */
+export type ControlReply<T = unknown> = { v: number; id: unknown; ok: true; result: T } | { v: number; id: unknown; ok: false; error: string };
+
+let nextRequestId = 1;
+
+/** One `egress-agent run` in a lab replica. */
+export class Agent {
+  readonly lines: LogLine[] = [];
+  /** Lines that were not JSON (e.g. a config error printed before the logger exists). */
+  readonly otherOutput: string[] = [];
+  readonly exited: Promise<AgentExit>;
+  exitInfo: AgentExit | null = null;
+  readonly pid: number;
+  readonly paths: AgentPaths;
+  private readonly child: ChildProcess;
+  private readonly waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  private keepLog: string | null = null;
+
+  private constructor(readonly lab: Lab, readonly gw: LabNode, home: AgentHome, env: Record<string, string>, args: string[]) {
+    this.paths = home.paths(gw);
+    mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
+    this.child = spawn('ip', ['netns', 'exec', lab.ns(gw), process.execPath, AGENT_MAIN, 'run', ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (this.child.pid === undefined) throw new Error(`cannot start the agent in ${gw}`);
+    // `ip netns exec` execs node: this pid is the agent's.
+    this.pid = this.child.pid;
+    // For debugging a failed run: VEA_AGENT_LOG_DIR keeps every agent's raw output after the test.
+    const keep = process.env.VEA_AGENT_LOG_DIR;
+    if (keep) {
+      mkdirSync(keep, { recursive: true });
+      this.keepLog = join(keep, `${home.prefix}-${gw}-${this.pid}.log`);
+    }
+    writeFileSync(this.paths.pidFile, `${this.pid}\n`);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal, at: Date.now() };
+        resolve(this.exitInfo);
+      });
+    });
+    createInterface({ input: this.child.stdout! }).on('line', (text) => this.onLine(text));
+    createInterface({ input: this.child.stderr! }).on('line', (text) => this.onLine(text));
+    home.track(this);
+  }
+
+  /**
+   * Starts the agent in `gw` and waits for its "agent started" line (rejects, with its output,
+   * if it exits or does not get there). It is SIGKILLed in t's teardown if still running.
+   */
+  static async start(t: TeardownHost, lab: Lab, home: AgentHome, gw: LabNode, opts: AgentStartOptions = {}): Promise<Agent> {
+    const p = home.paths(gw);
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      ...(await lab.env(gw)),
+      EGRESS_AGENT_SOCKET: p.socket,
+      EGRESS_AGENT_COMPAT_SOCKET: p.compatSocket,
+      EGRESS_AGENT_BFD_STATE_PATH: p.statePath,
+      EGRESS_AGENT_HEALTH_LISTEN: p.healthListen,
+      // SNAT records are on by default; keep each replica's under its own test directory.
+      EGRESS_AGENT_SNAT_RECORDS_DIR: join(p.dir, 'snat'),
+      EGRESS_AGENT_LOG_LEVEL: opts.logLevel ?? 'debug',
+      ...opts.env,
+    };
+    const agent = new Agent(lab, gw, home, env, opts.args ?? []);
+    t.teardown(() => agent.kill().catch(() => undefined));
+    await agent.waitStarted(opts.startTimeoutMs ?? 30_000);
+    return agent;
+  }
+
+  private onLine(text: string): void {
+    if (this.keepLog) appendFileSync(this.keepLog, `${Date.now()} ${text}\n`);
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+      if (typeof line !== 'object' || line === null || typeof line.msg !== 'string') throw new Error('not a log line');
+    } catch {
+      this.otherOutput.push(text);
+      return;
+    }
+    this.lines.push(line);
+    for (const w of [...this.waiters]) {
+      if (w.pred(line)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  }
+
+  running(): boolean {
+    return this.exitInfo === null;
+  }
+
+  /** Index of the next log line: pass to waitLog/logsSince to look only at what comes after now. */
+  mark(): number {
+    return this.lines.length;
+  }
+
+  logsSince(from: number, pred: (l: LogLine) => boolean = () => true): LogLine[] {
+    return this.lines.slice(from).filter(pred);
+  }
+
+  /** The first log line from index `from` on (already seen or future) matching pred. */
+  waitLog(pred: (l: LogLine) => boolean, timeoutMs: number, from = 0, what = 'matching log line'): Promise<LogLine> {
+    const seen = this.lines.slice(from).find(pred);
+    if (seen) return Promise.resolve(seen);
+    if (!this.running()) return Promise.reject(new Error(`${this.gw}: ${what}: the agent exited (${JSON.stringify(this.exitInfo)}); ${this.tail()}`));
+    return new Promise((resolve, reject) => {
+      const entry = {
+        pred,
+        resolve: (l: LogLine) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(entry), 1);
+        reject(new Error(`${this.gw}: no ${what} within ${timeoutMs} ms; ${this.tail()}`));
+      }, timeoutMs);
+      this.waiters.push(entry);
+      void this.exited.then(() => {
+        if (!this.waiters.includes(entry)) return;
+        this.waiters.splice(this.waiters.indexOf(entry), 1);
+        clearTimeout(timer);
+        reject(new Error(`${this.gw}: ${what}: the agent exited (${JSON.stringify(this.exitInfo)}); ${this.tail()}`));
+      });
+    });
+  }
+
+  /** The last log lines and stderr, for failure messages. */
+  tail(n = 15): string {
+    const lines = this.lines.slice(-n).map((l) => JSON.stringify(l));
+    return `last log lines:\n${lines.join('\n')}\nother output:\n${this.otherOutput.slice(-n).join('\n')}`;
+  }
+
+  private async waitStarted(timeoutMs: number): Promise<void> {
+    await this.waitLog((l) => l.msg === 'agent started', timeoutMs, 0, '"agent started" line');
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (!this.running()) return;
+    try {
+      process.kill(this.pid, sig);
+    } catch (err) {
+      // Gone already; its 'exit' event has not been processed yet.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+
+  /** SIGKILL (a crash) and wait until it is gone. */
+  async kill(): Promise<AgentExit> {
+    this.signal('SIGKILL');
+    return this.exited;
+  }
+
+  /** SIGTERM (the kubelet's stop) and wait for the exit. */
+  async terminate(timeoutMs = 35_000): Promise<AgentExit> {
+    this.signal('SIGTERM');
+    return Promise.race([
+      this.exited,
+      sleep(timeoutMs).then(() => {
+        throw new Error(`${this.gw}: agent did not exit within ${timeoutMs} ms of SIGTERM; ${this.tail()}`);
+      }),
+    ]);
+  }
+
+  /** One control-socket exchange (line-delimited JSON, protocol v1); resolves with the raw reply. */
+  requestRaw<T = unknown>(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 10_000, socket = this.paths.socket): Promise<ControlReply<T>> {
+    const id = nextRequestId++;
+    return new Promise((resolve, reject) => {
+      const sock = connect(socket);
+      let buf = '';
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        sock.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new Error(`${this.gw}: control ${cmd}: no reply within ${timeoutMs} ms`)), timeoutMs);
+      sock.setEncoding('utf8');
+      sock.on('connect', () => sock.write(JSON.stringify({ v: 1, id, cmd, ...args }) + '\n'));
+      sock.on('data', (d: string) => {
+        buf += d;
+        const nl = buf.indexOf('\n');
+        if (nl < 0) return;
+        clearTimeout(timer);
+        sock.destroy();
+        try {
+          const reply = JSON.parse(buf.slice(0, nl)) as ControlReply<T>;
+          if (reply.id !== id) throw new Error(`reply id ${JSON.stringify(reply.id)} != request id ${id}`);
+          resolve(reply);
+        } catch (err) {
+          reject(new Error(`${this.gw}: control ${cmd}: bad reply ${JSON.stringify(buf.slice(0, 300))}: ${(err as Error).message}`));
+        }
+      });
+      sock.on('error', (err) => fail(new Error(`${this.gw}: control ${cmd} on ${socket}: ${err.message}`)));
+      sock.on('end', () => {
+        if (!buf.includes('\n')) fail(new Error(`${this.gw}: control ${cmd}: connection closed without a reply`));
+      });
+    });
+  }
+
+  /** A control command's result; rejects with the agent's error message when it refused. */
+  async request<T = unknown>(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<T> {
+    const reply = await this.requestRaw<T>(cmd, args, timeoutMs);
+    if (!reply.ok) throw new Error(`${this.gw}: control ${cmd} failed: ${reply.error}`);
+    return reply.result;
+  }
+
+  status(): Promise<AgentStatus> {
+    return this.request<AgentStatus>('status');
+  }
+
+  async sessions(): Promise<SessionView[]> {
+    return (await this.request<{ sessions: SessionView[] }>('bfd.sessions')).sessions;
+  }
+
+  /** The agent's session with `remote` (throws if there is none or more than one). */
+  async session(remote: string): Promise<SessionView> {
+    const found = (await this.sessions()).filter((s) => s.remote === remote);
+    if (found.length !== 1) throw new Error(`${this.gw}: expected one BFD session with ${remote}, found ${found.length}`);
+    return found[0]!;
+  }
+
+  /** Polls the control socket until every running session is Up (and there are `count` of them). */
+  async waitSessionsUp(count: number, timeoutMs = 20_000): Promise<SessionView[]> {
+    return this.poll(async () => {
+      const s = await this.sessions();
+      return s.length === count && s.every((x) => x.state === 'Up') ? s : null;
+    }, timeoutMs, `${count} BFD sessions Up`);
+  }
+
+  /** Polls the control socket's `ready` verdict until it equals `want`. */
+  async waitReady(want = true, timeoutMs = 20_000): Promise<Verdict> {
+    return this.poll(async () => {
+      const v = await this.request<Verdict>('ready');
+      return v.ok === want ? v : null;
+    }, timeoutMs, want ? 'ready' : 'not ready');
+  }
+
+  /** Repeats fn (every 50 ms) until it returns non-null; the last error/result goes into the timeout message. */
+  async poll<T>(fn: () => Promise<T | null>, timeoutMs: number, what: string): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      try {
+        const r = await fn();
+        if (r !== null) return r;
+        last = 'condition not met';
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline) throw new Error(`${this.gw}: ${what} not reached within ${timeoutMs} ms (last: ${last}); ${this.tail(8)}`);
+      await sleep(50);
+    }
+  }
+
+  /** `egress-agent --socket S ARGS...` inside the replica, as an exec probe or an operator would run it. */
+  async cli(args: string[], timeoutMs = 20_000): Promise<CliResult> {
+    const r = await execa('ip', ['netns', 'exec', this.lab.ns(this.gw), process.execPath, AGENT_MAIN, '--socket', this.paths.socket, ...args], {
+      reject: false,
+      timeout: timeoutMs,
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      extendEnv: false,
+    });
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  /** GET http://HEALTH_LISTEN/path from inside the replica. */
+  async http(path: string): Promise<HttpResult> {
+    const url = `http://${this.paths.healthListen}${path}`;
+    const r = await execa('ip', ['netns', 'exec', this.lab.ns(this.gw), process.execPath, '--input-type=module', '-e', HTTP_GET, url], { timeout: 15_000 });
+    return JSON.parse(String(r.stdout)) as HttpResult;
+  }
+}
+
+const HTTP_GET = `
+const r = await fetch(process.argv[1], { signal: AbortSignal.timeout(10000) });
+process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));
+`;
+
+// ---------------------------------------------------------------------------------------------
+// BFD Control packets (RFC 5880 4.1), valid or deliberately malformed.
+
+export interface BfdPacketFields {
+  version?: number;
+  diag?: number;
+  /** 0 AdminDown, 1 Down, 2 Init, 3 Up. */
+  state?: number;
+  /** Low six bits of byte 1: P=0x20 F=0x10 C=0x08 A=0x04 D=0x02 M=0x01. */
+  flags?: number;
+  mult?: number;
+  /** The Length field (default: the real length). */
+  length?: number;
+  myDiscr?: number;
+  yourDiscr?: number;
+  minTxUs?: number;
+  minRxUs?: number;
+  /** Bytes appended after the 24-byte header (e.g. an authentication section). */
+  trailer?: Buffer;
+  /** Cut the datagram to this many bytes. */
+  truncateTo?: number;
+}
+
+export function bfdPacket(f: BfdPacketFields): Buffer {
+  const trailer = f.trailer ?? Buffer.alloc(0);
+  const b = Buffer.alloc(24 + trailer.length);
+  b.writeUInt8((((f.version ?? 1) & 7) << 5) | ((f.diag ?? 0) & 0x1f), 0);
+  b.writeUInt8((((f.state ?? 3) & 3) << 6) | ((f.flags ?? 0) & 0x3f), 1);
+  b.writeUInt8(f.mult ?? 3, 2);
+  b.writeUInt8(f.length ?? b.length, 3);
+  b.writeUInt32BE(f.myDiscr ?? 1, 4);
+  b.writeUInt32BE(f.yourDiscr ?? 0, 8);
+  b.writeUInt32BE(f.minTxUs ?? 100_000, 12);
+  b.writeUInt32BE(f.minRxUs ?? 100_000, 16);
+  b.writeUInt32BE(0, 20);
+  trailer.copy(b, 24);
+  return f.truncateTo === undefined ? b : b.subarray(0, f.truncateTo);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dataplane state an agent owns in its replica, normalised for comparison.
+
+export interface OwnedState {
+  /** nat table lines (iptables-save, counters dropped) per family. */
+  nat4: string[];
+  nat6: string[];
+  rules4: string[];
+  rules6: string[];
+  /** `ip route show table 1000`. */
+  table1000v4: string[];
+  table1000v6: string[];
+  ipsets: string[];
+}
+
+const nonEmpty = (s: string): string[] => s.split('\n').map((l) => l.trim()).filter(Boolean);
+
+/** Reads the replica's nat tables, policy rules, table 1000 and ipsets. */
+export async function ownedState(lab: Lab, gw: LabNode): Promise<OwnedState> {
+  // `ip route show table 1000` fails once the table is gone (its last route deleted): that is "empty".
+  const run = async (argv: string[]) => String((await lab.exec(gw, argv, { reject: argv.includes('table') ? false : true })).stdout);
+  const nat = (s: string) => nonEmpty(s).filter((l) => !l.startsWith('#')).map((l) => l.replace(/ \[\d+:\d+\]$/, ''));
+  return {
+    nat4: nat(await run(['iptables-save', '-t', 'nat'])),
+    nat6: nat(await run(['ip6tables-save', '-t', 'nat'])),
+    rules4: nonEmpty(await run(['ip', '-4', 'rule'])),
+    rules6: nonEmpty(await run(['ip', '-6', 'rule'])),
+    table1000v4: nonEmpty(await run(['ip', '-4', 'route', 'show', 'table', '1000'])),
+    table1000v6: nonEmpty(await run(['ip', '-6', 'route', 'show', 'table', '1000'])),
+    // initval is the hash seed, chosen by the kernel at creation: not state anyone configures.
+    ipsets: nonEmpty(await run(['ipset', 'save'])).map((l) => l.replace(/ initval 0x[0-9a-f]+/, '')),
+  };
+}
+
+/** Lines that occur more than once (a duplicated rule, route or set member). */
+export function duplicates(lines: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const l of lines) (seen.has(l) ? dup : seen).add(l);
+  return [...dup];
+}
+
+/** Duplicated lines per part of the owned state; {} when nothing is duplicated. */
+export function stateDuplicates(st: OwnedState): Partial<Record<keyof OwnedState, string[]>> {
+  const out: Partial<Record<keyof OwnedState, string[]>> = {};
+  for (const [k, lines] of Object.entries(st) as [keyof OwnedState, string[]][]) {
+    const d = duplicates(lines);
+    if (d.length) out[k] = d;
+  }
+  return out;
+}
