@@ -38,9 +38,10 @@ usage: lab.sh COMMAND [-p PREFIX] [ARGS...]      (PREFIX default: vea; namespace
   env gwN                           Kube-OVN environment of that replica (KEY=VALUE lines)
   info                              JSON description of the lab
   ecmp set gwN [gwM ...] | ecmp show | ecmp follow | ecmp unfollow   (follow: nexthops track bfdd)
-  frr up [TX RX MULT] | frr state PEER | frr json | frr wait PEER STATE TIMEOUT_S
+  frr [--rt PRIO] up [TX RX MULT] | frr state PEER | frr json | frr wait PEER STATE TIMEOUT_S
       | frr events | frr transition PEER STATE SINCE_MS | frr kill | frr start | frr down | frr vtysh ARGS...
   curl [--from NODE] SRC_IP DST_IP [tcp|udp]   (NODE default vpc)
+  (a replica's links: eth0's peer end is p-gwN in PREFIX-ovn, net1's is p-gwN in PREFIX-ext)
 EOF
   exit 2
 }
@@ -63,7 +64,7 @@ parse_args() {
         PREFIX=$2
         shift 2
         ;;
-      --replicas | --family | --ext-family | --from)
+      --replicas | --family | --ext-family | --from | --rt)
         (($# >= 2)) || die "$1 needs a value"
         OPTS[$1]=$2
         shift 2
@@ -634,6 +635,19 @@ frr_start() {
     (($(now_us) < deadline)) || die "bfdd did not become ready within 5 s (see $FRR_DIR/bfdd.stderr)"
     sleep 0.02
   done
+  frr_rt
+}
+
+# bfdd's scheduling as recorded by `frr --rt PRIO up` (0: the normal policy).
+frr_rt() {
+  local rt=0 pid
+  [[ -f $FRR_DIR/rt ]] && read -r rt <"$FRR_DIR/rt"
+  pid=$(owned_pid "$FRR_DIR/bfdd.pid") || die "frr: bfdd is not running"
+  if ((rt > 0)); then
+    chrt -f -a -p "$rt" "$pid" >/dev/null || die "frr: cannot set SCHED_FIFO $rt on bfdd"
+  else
+    chrt -o -a -p 0 "$pid" >/dev/null || die "frr: cannot reset bfdd's scheduling policy"
+  fi
 }
 
 # Bring a running bfdd to the configured state: current timers (a live change, FRR runs a Poll
@@ -667,12 +681,12 @@ frr_state() {
 }
 
 cmd_frr() {
-  only_opts
+  only_opts --rt
   load_state
   local sub=${ARGS[0]:-} rest=("${ARGS[@]:1}")
   case $sub in
     up)
-      ((${#rest[@]} == 0 || ${#rest[@]} == 3)) || die "usage: lab.sh frr [-p PREFIX] up [TX RX MULT]"
+      ((${#rest[@]} == 0 || ${#rest[@]} == 3)) || die "usage: lab.sh frr [-p PREFIX] [--rt PRIO] up [TX RX MULT]"
       TX=${rest[0]:-$BFD_DEFAULT_TX} RX=${rest[1]:-$BFD_DEFAULT_RX} MULT=${rest[2]:-$BFD_DEFAULT_MULT}
       [[ $TX =~ ^[0-9]+$ ]] && ((TX >= 10 && TX <= 60000)) || die "frr up: TX must be 10..60000 ms, got '$TX'"
       [[ $RX =~ ^[0-9]+$ ]] && ((RX >= 10 && RX <= 60000)) || die "frr up: RX must be 10..60000 ms, got '$RX'"
@@ -680,8 +694,13 @@ cmd_frr() {
       mkdir -p "$FRR_DIR"
       chown frr:frr "$FRR_DIR"
       echo "$TX $RX $MULT" >"$FRR_DIR/timers"
+      # --rt PRIO: bfdd's threads run SCHED_FIFO, so a test of *our* scheduling is not decided by
+      # the peer being descheduled on a loaded machine. Kept for `frr start`.
+      local rt=${OPTS[--rt]:-0}
+      [[ $rt =~ ^[0-9]+$ ]] && ((rt <= 99)) || die "frr up: --rt must be 0..99, got '$rt'"
+      echo "$rt" >"$FRR_DIR/rt"
       frr_write_conf
-      if frr_running; then frr_apply_live; else frr_start; fi
+      if frr_running; then frr_apply_live && frr_rt; else frr_start; fi
       ;;
     start)
       frr_timers

@@ -189,9 +189,11 @@ export class Lab {
   }
 
   /** Starts bfdd in PREFIX-ovn (or applies new timers to the running one); default 100/100/3. */
-  async frrUp(timers?: BfdTimers): Promise<void> {
+  /** Starts (or live-updates) bfdd; `rtPriority` runs its threads SCHED_FIFO (lab.sh frr --rt). */
+  async frrUp(timers?: BfdTimers, opts: { rtPriority?: number } = {}): Promise<void> {
     const args = timers ? [String(timers.txMs), String(timers.rxMs), String(timers.multiplier)] : [];
-    await this.run('frr', ['up', ...args]);
+    const rt = opts.rtPriority ? ['--rt', String(opts.rtPriority)] : [];
+    await this.run('frr', [...rt, 'up', ...args]);
   }
 
   async frrState(peer: string): Promise<FrrPeerState> {
