@@ -27,9 +27,10 @@ export class NetlinkError extends Error {
     readonly code: string,
     /** What we were doing, e.g. "add rule 1002: from all iif net1 lookup 1000". */
     readonly operation: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; detail?: string },
   ) {
-    super(`${operation}: ${code}`, options);
+    // An unrecognised failure keeps the package's own words: "UNKNOWN" alone loses the cause.
+    super(`${operation}: ${code}${options?.detail ? ` (${options.detail})` : ''}`, options);
     this.name = 'NetlinkError';
   }
 }
@@ -44,7 +45,7 @@ export function parseNetlinkError(err: unknown, operation: string): NetlinkError
   if (rejected) code = /^-?\d+$/.test(rejected[1]!) ? `ERRNO_${Math.abs(Number(rejected[1]))}` : rejected[1]!;
   else if (typeof e?.code === 'string' && e.code.length > 0) code = e.code; // ErrnoException from the raw socket
   else if (/Timeout has been reached/.test(message)) code = 'TIMEOUT';
-  return new NetlinkError(code, operation, { cause: err });
+  return new NetlinkError(code, operation, { cause: err, ...(code === 'UNKNOWN' ? { detail: message } : {}) });
 }
 
 export interface LinkInfo {
