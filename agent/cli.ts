@@ -53,6 +53,16 @@ export function buildProgram(): Command {
   program.command('dataplane').description('show desired vs actual dataplane and the last apply/repair').option('--json', 'machine-readable output').action(verb(program, 'dataplane'));
   program.command('reconcile').description('ask the running agent to reconcile the dataplane now').option('--json', 'machine-readable output').action(verb(program, 'reconcile'));
   program.command('reload').description('ask the running agent to re-read its configuration (as SIGHUP)').option('--json', 'machine-readable output').action(verb(program, 'reload'));
+  program.command('snat').description('SNAT mapping records (read from the record files; works without the daemon)')
+    .command('lookup').description('which internal source was behind a translated address:port, or what an internal source did')
+    .option('--translated <ip:port>', 'translated source, IPv6 in brackets: [fd00::1]:41234')
+    .option('--at <time>', 'with --translated: flows open at this ISO 8601 time (±1 s)')
+    .option('--source <ip>', 'original (internal) source address')
+    .option('--from <time>', 'with --source: flows overlapping from this time').option('--to <time>', 'with --source: ... until this time')
+    .option('--limit <n>', 'at most this many flows, newest first (default 100)')
+    .addOption(new Option('--records <dir>', 'record directory (default /var/log/egress-agent/snat)').env('EGRESS_AGENT_SNAT_RECORDS_DIR'))
+    .option('--json', 'machine-readable output')
+    .action(verb(program, 'snat-lookup'));
   program.command('log-level <level>').description('change the running agent\'s log level').action(verb(program, 'log-level'));
   const probe = program.command('probe').description('exit 0/1 for kubelet probes');
   for (const [what, about] of [['live', 'is the agent working'], ['ready', 'can this replica carry traffic']] as const) {

@@ -2,6 +2,7 @@
 // -> typed, canonical value, or a reason. Each reports every problem it finds, with the offending
 // entry, so one run shows all mistakes.
 import { addressClass, formatCidr, formatIp, hasHostBits, networkOf, parseCidr, parseIp, type IpFamily } from '../lib/ip.js';
+import { parseProbeFlag, UpstreamOptionsError, type ProbeTargetInput } from '../upstream/options.js';
 
 /** Reports one problem; `value` is the offending part when it is narrower than the whole input. */
 export type Report = (message: string, value?: string) => void;
@@ -197,4 +198,80 @@ export function listenAddress(v: unknown, report: Report): string | undefined {
     else if (m[1] === undefined && r.value.family === 6) { report('write an IPv6 host in brackets, e.g. "[::1]:10669"'); ok = false; }
   }
   return ok ? t : undefined;
+}
+
+/** An integer in min..max, or 0 meaning "off". */
+export function integerOrOff(min: number, max: number) {
+  const inRange = integer(0, max);
+  return (v: unknown, report: Report): number | undefined => {
+    const n = inRange(v, report);
+    if (n === undefined || n === 0 || n >= min) return n;
+    report(`must be 0 (off) or an integer between ${min} and ${max}`);
+    return undefined;
+  };
+}
+
+/** One upstream probe target as written (for error messages) and as parsed. */
+export interface ProbeEntry {
+  text: string;
+  probe: ProbeTargetInput;
+}
+
+const PROBE_KEYS: Record<ProbeTargetInput['kind'], readonly string[]> = {
+  icmp: ['kind', 'address'],
+  tcp: ['kind', 'address', 'port'],
+  http: ['kind', 'url'],
+};
+const PROBE_COMMON_KEYS = ['name', 'intervalMs', 'timeoutMs', 'rise', 'fall'];
+
+function probeFromText(text: string, label: string, report: Report): ProbeTargetInput | undefined {
+  try {
+    return parseProbeFlag(text);
+  } catch (err) {
+    if (!(err instanceof UpstreamOptionsError)) throw err;
+    report(`${label}: expected icmp:ADDR, tcp:ADDR:PORT, tcp:[IPV6]:PORT or http://ADDR[:PORT]/PATH`, text);
+    return undefined;
+  }
+}
+
+/** The object form of the file: its keys only; values are checked with the families (schema.ts). */
+function probeFromObject(o: Record<string, unknown>, label: string, report: Report): ProbeTargetInput | undefined {
+  const text = JSON.stringify(o);
+  const kind = o.kind;
+  if (kind !== 'icmp' && kind !== 'tcp' && kind !== 'http') {
+    report(`${label}: "kind" must be icmp, tcp or http`, text);
+    return undefined;
+  }
+  const allowed = [...PROBE_KEYS[kind], ...PROBE_COMMON_KEYS];
+  const unknown = Object.keys(o).filter((k) => !allowed.includes(k));
+  const missing = PROBE_KEYS[kind].filter((k) => o[k] === undefined);
+  if (unknown.length) report(`${label}: unknown key(s) ${unknown.map((k) => `"${k}"`).join(', ')} for a ${kind} probe (allowed: ${allowed.join(', ')})`, text);
+  if (missing.length) report(`${label}: a ${kind} probe needs ${missing.map((k) => `"${k}"`).join(', ')}`, text);
+  return unknown.length || missing.length ? undefined : (o as ProbeTargetInput);
+}
+
+/**
+ * Upstream probe targets: comma-separated text (env, flags) or, in the file, an array of the same
+ * strings and/or objects. Syntax only; addresses, ports and timing are checked with the families.
+ */
+export function probeList(v: unknown, report: Report): ProbeEntry[] | undefined {
+  let raw: unknown[];
+  if (typeof v === 'string') raw = v.trim() === '' ? [] : v.split(',').map((x) => x.trim());
+  else if (Array.isArray(v)) raw = v;
+  else {
+    report(`expected a comma-separated string or an array, got ${v === null ? 'null' : typeof v}`);
+    return undefined;
+  }
+  let ok = true;
+  const out = raw.map((e, i): ProbeEntry | undefined => {
+    const label = `entry ${i + 1}`;
+    let probe: ProbeTargetInput | undefined;
+    if (e === '') report(`${label} is empty (stray comma?)`, '');
+    else if (typeof e === 'string') probe = probeFromText(e, label, report);
+    else if (e !== null && typeof e === 'object' && !Array.isArray(e)) probe = probeFromObject(e as Record<string, unknown>, label, report);
+    else report(`${label}: expected a string or an object`, JSON.stringify(e));
+    if (!probe) ok = false;
+    return probe && { text: typeof e === 'string' ? e : JSON.stringify(e), probe };
+  });
+  return ok ? (out as ProbeEntry[]) : undefined;
 }

@@ -4,7 +4,7 @@ import type { ConfigError } from './errors.js';
 import { AUTH_KEY_FIELD, settingsSchema, type ParsedSettings } from './schema.js';
 import { SETTINGS, primaryInput } from './settings.js';
 import { collectSources, type Collected, type ConfigSources, type Provided } from './sources.js';
-import type { BfdConfig, ConfigOrigin, FamilyConfig, GatewayConfig } from './types.js';
+import type { BfdConfig, ConfigOrigin, FamilyConfig, GatewayConfig, SnatRecordsSettings, UpstreamConfig } from './types.js';
 
 /** Something worth logging about an accepted configuration (the caller logs it). */
 export interface ConfigNotice {
@@ -63,6 +63,33 @@ function bfdConfig(v: ParsedSettings): BfdConfig {
   };
 }
 
+function upstreamConfig(v: ParsedSettings): UpstreamConfig {
+  return {
+    enabled: v['upstream.enabled']!,
+    probes: (v['upstream.probes'] ?? []).map((e) => e.probe),
+    probeIntervalMs: v['upstream.probeIntervalMs']!,
+    probeTimeoutMs: v['upstream.probeTimeoutMs']!,
+    probeRise: v['upstream.probeRise']!,
+    probeFall: v['upstream.probeFall']!,
+    probeFailureAction: v['upstream.probeFailureAction']!,
+    holdDownMs: v['upstream.holdDownMs']!,
+    neighbourVerifyIntervalMs: v['upstream.neighbourVerifyIntervalMs']!,
+  };
+}
+
+function snatRecordsConfig(v: ParsedSettings): SnatRecordsSettings {
+  return {
+    enabled: v['snatRecords.enabled']!,
+    dir: v['snatRecords.dir']!,
+    maxFileBytes: v['snatRecords.maxFileBytes']!,
+    maxFiles: v['snatRecords.maxFiles']!,
+    maxAgeMs: v['snatRecords.maxAgeMs']!,
+    stdout: v['snatRecords.stdout']!,
+    recordStart: v['snatRecords.recordStart']!,
+    socketBufferBytes: v['snatRecords.socketBufferBytes']!,
+  };
+}
+
 function notices(v: ParsedSettings, config: GatewayConfig, c: Collected): ConfigNotice[] {
   const out: ConfigNotice[] = [];
   const keyOf = (id: string): string => c.values.get(id)?.key ?? primaryInput(id).key;
@@ -86,6 +113,9 @@ function notices(v: ParsedSettings, config: GatewayConfig, c: Collected): Config
         out.push({ level: 'info', key: keyOf(has(config.bfd.localIps) ? 'bfd.peerIps' : 'bfd.localIps'), message: `no IPv${f} BFD session: only one side has an IPv${f} address` });
       }
     }
+  }
+  if (config.upstream && !config.upstream.enabled && config.upstream.probes.length > 0) {
+    out.push({ level: 'warn', key: keyOf('upstream.probes'), message: 'ignored: upstream health is disabled (upstream.enabled is false)' });
   }
   return out;
 }
@@ -118,6 +148,8 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     compatSocket: v.compatSocket!,
     drainGraceMs: v.drainGraceMs!,
     logLevel: v.logLevel!,
+    upstream: upstreamConfig(v),
+    snatRecords: snatRecordsConfig(v),
     ...(c.configFile !== undefined ? { configFile: c.configFile } : {}),
     origins,
   };

@@ -5,9 +5,11 @@
 import { z } from 'zod';
 import { ipFamily } from '../lib/ip.js';
 import { LOG_LEVELS } from '../lib/log.js';
+import { resolveUpstreamOptions, UpstreamOptionsError, type ProbeFailureAction, type UpstreamFamily } from '../upstream/options.js';
 import type { BfdAuthType } from './types.js';
 import {
-  ENV_NAME, absolutePath, boolean, cidrList, integer, interfaceName, ipAddress, ipList, listenAddress, oneOf, type Report,
+  ENV_NAME, absolutePath, boolean, cidrList, integer, integerOrOff, interfaceName, ipAddress, ipList, listenAddress, oneOf, probeList,
+  type ProbeEntry, type Report,
 } from './fields.js';
 
 /** Internal key carrying the auth key bytes read by sources.ts; never a user-facing setting. */
@@ -23,6 +25,7 @@ const AUTH_KEY_MAX: Record<BfdAuthType, number> = {
 };
 /** sun_path is 108 bytes including the terminating NUL. */
 const SOCKET_PATH_MAX = 107;
+const PROBE_FAILURE_ACTIONS = ['report', 'withdraw'] as const satisfies readonly ProbeFailureAction[];
 
 function field<T>(parse: (v: unknown, report: Report) => T | undefined) {
   return z.unknown().transform((v, ctx): T | undefined => {
@@ -78,6 +81,25 @@ const shape = {
     return undefined;
   }),
   [AUTH_KEY_FIELD]: z.instanceof(Buffer).optional(),
+  'upstream.enabled': field(boolean),
+  'upstream.probes': field<ProbeEntry[]>(probeList),
+  // Bounds as agent/upstream checks them (options.ts), so a value accepted here is accepted there.
+  'upstream.probeIntervalMs': field(integer(100, 3_600_000)),
+  'upstream.probeTimeoutMs': field(integer(10, 60_000)),
+  'upstream.probeRise': field(integer(1, 100)),
+  'upstream.probeFall': field(integer(1, 100)),
+  'upstream.probeFailureAction': field(oneOf(PROBE_FAILURE_ACTIONS)),
+  'upstream.holdDownMs': field(integer(0, 3_600_000)),
+  'upstream.neighbourVerifyIntervalMs': field(integerOrOff(100, 3_600_000)),
+  'snatRecords.enabled': field(boolean),
+  'snatRecords.dir': field(absolutePath()),
+  // The writer needs room for at least one record line per file; 1 TiB is far beyond any Pod volume.
+  'snatRecords.maxFileBytes': field(integer(1024, 2 ** 40)),
+  'snatRecords.maxFiles': field(integer(1, 10_000)),
+  'snatRecords.maxAgeMs': field(integer(1000, 366 * 24 * 3600 * 1000)),
+  'snatRecords.stdout': field(boolean),
+  'snatRecords.recordStart': field(boolean),
+  'snatRecords.socketBufferBytes': field(integer(4096, 2 ** 30)),
   healthListen: field(listenAddress),
   controlSocket: field(absolutePath(SOCKET_PATH_MAX)),
   compatSocket: field(absolutePath(SOCKET_PATH_MAX)),
@@ -120,6 +142,7 @@ function crossChecks(v: ParsedSettings, ctx: z.RefinementCtx): void {
   }
 
   checkBfd(v, ok, issue);
+  checkUpstream(v, ok, issue);
 }
 
 type Ok = (...ids: (keyof ParsedSettings)[]) => boolean;
@@ -143,6 +166,44 @@ function checkBfd(v: ParsedSettings, ok: Ok, issue: Issue): void {
     }
   }
   checkAuth(v, ok, issue);
+}
+
+/**
+ * Probe targets against the configured families, with agent/upstream's own resolution (the
+ * interface is discovered later; any valid name stands in for it). Without a family there is no
+ * upstream to probe (BFD-only mode): the daemon runs no monitor and says so.
+ */
+function checkUpstream(v: ParsedSettings, ok: Ok, issue: Issue): void {
+  const timing = ['upstream.probeIntervalMs', 'upstream.probeTimeoutMs', 'upstream.probeRise', 'upstream.probeFall'] as const;
+  if (!ok(...timing)) return;
+  if (v['upstream.probeTimeoutMs']! >= v['upstream.probeIntervalMs']!) {
+    issue('upstream.probeTimeoutMs', `must be below upstream.probeIntervalMs (${v['upstream.probeTimeoutMs']} >= ${v['upstream.probeIntervalMs']}): one probe in flight per target`);
+    return;
+  }
+  const entries = v['upstream.probes'] ?? [];
+  if (!ok('upstream.probes', 'ipv4.internalGateway', 'ipv4.externalGateway', 'ipv6.internalGateway', 'ipv6.externalGateway') || entries.length === 0) return;
+  const families: UpstreamFamily[] = [];
+  for (const f of [4, 6] as const) {
+    const gateway = v[`ipv${f}.externalGateway`];
+    if (gateway !== undefined && v[`ipv${f}.internalGateway`] !== undefined) families.push({ family: f, interface: 'net1', gateway });
+  }
+  if (families.length === 0) return;
+  try {
+    resolveUpstreamOptions({
+      families,
+      probes: entries.map((e) => e.probe),
+      probeDefaults: { intervalMs: v['upstream.probeIntervalMs']!, timeoutMs: v['upstream.probeTimeoutMs']!, rise: v['upstream.probeRise']!, fall: v['upstream.probeFall']! },
+    });
+  } catch (err) {
+    if (!(err instanceof UpstreamOptionsError)) throw err;
+    for (const problem of err.problems) {
+      // "probes[2].port: must be ..." -> "entry 3 port: must be ...", valued with what was written.
+      const m = /^probes\[(\d+)\]\.?([^:]*): (.*)$/.exec(problem);
+      const entry = m ? entries[Number(m[1])] : undefined;
+      if (m && entry) issue('upstream.probes', `entry ${Number(m[1]) + 1}${m[2] ? ` ${m[2]}` : ''}: ${m[3]}`, entry.text);
+      else issue('upstream.probes', problem);
+    }
+  }
 }
 
 function checkAuth(v: ParsedSettings, ok: Ok, issue: Issue): void {

@@ -1,6 +1,8 @@
 // Every setting the agent reads, with its name in each source. This table is the single list that
 // sources.ts reads from, the schema validates and docs/configuration.md documents (a unit test keeps
 // the document complete). The setting id is also its JSON key path in the config file.
+import { DEFAULT_SNAT_RECORDS } from '../snat/config.js';
+import { DEFAULT_HOLD_DOWN_MS, DEFAULT_NEIGHBOUR_VERIFY_INTERVAL_MS, DEFAULT_PROBE_TIMING } from '../upstream/options.js';
 
 export interface Setting {
   id: string;
@@ -71,6 +73,40 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'File holding the key bytes (one trailing newline is dropped). Exactly one of keyFile / keyEnv. Keys are never accepted inline and never logged.' },
   { id: 'bfd.auth.keyEnv', env: ['EGRESS_AGENT_BFD_AUTH_KEY_ENV'], flag: 'bfd-auth-key-env', json: true, arg: '<name>',
     doc: 'Name of the environment variable holding the key.' },
+  { id: 'upstream.enabled', default: true, env: ['EGRESS_AGENT_UPSTREAM_ENABLED'], flag: 'upstream-enabled', json: true, arg: '[bool]',
+    doc: 'Watch the external link and gateway neighbour of every configured family; a broken upstream takes that family\'s BFD sessions AdminDown (diag 6). Needs a managed dataplane.' },
+  { id: 'upstream.probes', env: ['EGRESS_AGENT_UPSTREAM_PROBES'], flag: 'upstream-probes', json: true, arg: '<list>',
+    doc: 'Probe targets reached through the external interface: icmp:ADDR, tcp:ADDR:PORT, tcp:[IPV6]:PORT, http://ADDR[:PORT]/PATH (comma-separated; in the file also objects).' },
+  { id: 'upstream.probeIntervalMs', default: DEFAULT_PROBE_TIMING.intervalMs, env: ['EGRESS_AGENT_UPSTREAM_PROBE_INTERVAL_MS'], flag: 'upstream-probe-interval-ms', json: true, arg: '<ms>',
+    doc: 'Default probe interval.' },
+  { id: 'upstream.probeTimeoutMs', default: DEFAULT_PROBE_TIMING.timeoutMs, env: ['EGRESS_AGENT_UPSTREAM_PROBE_TIMEOUT_MS'], flag: 'upstream-probe-timeout-ms', json: true, arg: '<ms>',
+    doc: 'Default probe timeout (below the interval).' },
+  { id: 'upstream.probeRise', default: DEFAULT_PROBE_TIMING.rise, env: ['EGRESS_AGENT_UPSTREAM_PROBE_RISE'], flag: 'upstream-probe-rise', json: true, arg: '<n>',
+    doc: 'Consecutive successes that bring a failed probe target back.' },
+  { id: 'upstream.probeFall', default: DEFAULT_PROBE_TIMING.fall, env: ['EGRESS_AGENT_UPSTREAM_PROBE_FALL'], flag: 'upstream-probe-fall', json: true, arg: '<n>',
+    doc: 'Consecutive failures that mark a probe target failed.' },
+  { id: 'upstream.probeFailureAction', default: 'report', env: ['EGRESS_AGENT_UPSTREAM_PROBE_FAILURE_ACTION'], flag: 'upstream-probe-failure-action', json: true, arg: '<report|withdraw>',
+    doc: 'What a failed probe does: report (not ready, BFD stays Up) or withdraw (BFD AdminDown, as for a dead link).' },
+  { id: 'upstream.holdDownMs', default: DEFAULT_HOLD_DOWN_MS, env: ['EGRESS_AGENT_UPSTREAM_HOLD_DOWN_MS'], flag: 'upstream-hold-down-ms', json: true, arg: '<ms>',
+    doc: 'How long a family stays withdrawn / not ready after its last upstream failure clears.' },
+  { id: 'upstream.neighbourVerifyIntervalMs', default: DEFAULT_NEIGHBOUR_VERIFY_INTERVAL_MS, env: ['EGRESS_AGENT_UPSTREAM_NEIGHBOUR_VERIFY_INTERVAL_MS'], flag: 'upstream-neighbour-verify-interval-ms', json: true, arg: '<ms>',
+    doc: 'Period of the active re-verification of the external gateway\'s ARP/ND entry; 0 = leave it to the kernel.' },
+  { id: 'snatRecords.enabled', default: DEFAULT_SNAT_RECORDS.enabled, env: ['EGRESS_AGENT_SNAT_RECORDS_ENABLED'], flag: 'snat-records-enabled', json: true, arg: '[bool]',
+    doc: 'Retain SNAT mapping records from conntrack events. Needs a managed dataplane and the conntrack tool.' },
+  { id: 'snatRecords.dir', default: DEFAULT_SNAT_RECORDS.dir, env: ['EGRESS_AGENT_SNAT_RECORDS_DIR'], flag: 'snat-records-dir', json: true, arg: '<path>',
+    doc: 'Record directory (an emptyDir volume in the Pod).' },
+  { id: 'snatRecords.maxFileBytes', default: DEFAULT_SNAT_RECORDS.maxFileBytes, env: ['EGRESS_AGENT_SNAT_RECORDS_MAX_FILE_BYTES'], flag: 'snat-records-max-file-bytes', json: true, arg: '<bytes>',
+    doc: 'A record file is rotated before it would grow beyond this.' },
+  { id: 'snatRecords.maxFiles', default: DEFAULT_SNAT_RECORDS.maxFiles, env: ['EGRESS_AGENT_SNAT_RECORDS_MAX_FILES'], flag: 'snat-records-max-files', json: true, arg: '<n>',
+    doc: 'Record files kept, the one being written included.' },
+  { id: 'snatRecords.maxAgeMs', default: DEFAULT_SNAT_RECORDS.maxAgeMs, env: ['EGRESS_AGENT_SNAT_RECORDS_MAX_AGE_MS'], flag: 'snat-records-max-age-ms', json: true, arg: '<ms>',
+    doc: 'A record file is deleted once its first record is this old.' },
+  { id: 'snatRecords.stdout', default: DEFAULT_SNAT_RECORDS.stdout, env: ['EGRESS_AGENT_SNAT_RECORDS_STDOUT'], flag: 'snat-records-stdout', json: true, arg: '[bool]',
+    doc: 'Also write every record line to stdout, for a log shipper (logs go to stderr).' },
+  { id: 'snatRecords.recordStart', default: DEFAULT_SNAT_RECORDS.recordStart, env: ['EGRESS_AGENT_SNAT_RECORDS_RECORD_START'], flag: 'snat-records-record-start', json: true, arg: '[bool]',
+    doc: 'Write a start record when a flow begins, as well as the end record.' },
+  { id: 'snatRecords.socketBufferBytes', default: DEFAULT_SNAT_RECORDS.socketBufferBytes, env: ['EGRESS_AGENT_SNAT_RECORDS_SOCKET_BUFFER_BYTES'], flag: 'snat-records-socket-buffer-bytes', json: true, arg: '<bytes>',
+    doc: 'Requested conntrack event socket buffer.' },
   { id: 'healthListen', default: ':10669', env: ['EGRESS_AGENT_HEALTH_LISTEN', 'BFDD_METRICS_ADDRESS'], flag: 'health-listen', json: true, arg: '<[host]:port>',
     doc: 'HTTP health/metrics listen address (/livez /readyz /metrics /status). BFDD_METRICS_ADDRESS is Kube-OVN G3\'s name.' },
   { id: 'controlSocket', default: '/run/egress-agent/control.sock', env: ['EGRESS_AGENT_SOCKET'], flag: 'socket', json: true, arg: '<path>',

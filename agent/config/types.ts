@@ -1,5 +1,7 @@
 // Domain types for validated agent configuration. Produced by agent/config (zod), consumed by
 // plan/, bfd/ and the daemon. Everything here is already validated and normalised.
+import type { SnatRecordsConfig } from '../snat/config.js';
+import type { ProbeFailureAction, ProbeTargetInput } from '../upstream/options.js';
 
 export type Family = 4 | 6;
 
@@ -45,6 +47,28 @@ export interface BfdConfig {
   statePath: string;
 }
 
+/**
+ * Upstream health (docs/upstream-health.md). Families and interfaces are not here: the daemon takes
+ * them from the configured families and the discovered external interface.
+ */
+export interface UpstreamConfig {
+  enabled: boolean;
+  /** Checked against the configured families (agent/upstream resolves them again with the interface). */
+  probes: ProbeTargetInput[];
+  /** Timing of probes that do not set their own. */
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  probeRise: number;
+  probeFall: number;
+  probeFailureAction: ProbeFailureAction;
+  holdDownMs: number;
+  /** 0 = leave neighbour verification to the kernel. */
+  neighbourVerifyIntervalMs: number;
+}
+
+/** SNAT mapping records (docs/snat-records.md); the conntrack executable is not configurable. */
+export type SnatRecordsSettings = Omit<SnatRecordsConfig, 'conntrackCommand'>;
+
 export interface GatewayConfig {
   families: FamilyConfig[];
   /** Explicit interface names (our extras); default: discovered by route lookup of each gateway. */
@@ -59,6 +83,10 @@ export interface GatewayConfig {
   compatSocket: string;
   drainGraceMs: number;
   logLevel: string;
+  /** loadConfig always sets it; absent (a config built in code, e.g. a benchmark) = off. */
+  upstream?: UpstreamConfig;
+  /** loadConfig always sets it; absent = off. */
+  snatRecords?: SnatRecordsSettings;
   /** Path of the JSON config file the settings came from, if any (reload re-reads it). */
   configFile?: string;
   /**

@@ -1,7 +1,8 @@
 // The `egress-agent run` lifecycle: validate config -> apply the dataplane and keep reconciling it
-// -> start BFD sessions -> serve health and control. Reload (SIGHUP or the control command)
-// re-reads the config and applies differences live; drain (SIGTERM) takes BFD AdminDown at once
-// and keeps forwarding. The dataplane is never removed on exit.
+// -> start BFD sessions -> watch the upstream (a broken one takes its family's sessions AdminDown)
+// -> record SNAT mappings -> serve health and control. Reload (SIGHUP or the control command)
+// re-reads the config and applies differences live; drain (SIGTERM) stops the upstream monitor,
+// takes BFD AdminDown at once and keeps forwarding. The dataplane is never removed on exit.
 import type { BfdDiag } from '../bfd/types.js';
 import { bfddControl, type BfddBackend, type BfddTarget, type TimerItem } from '../compat/bfdd-control.js';
 import { probeReply } from '../compat/supervisor-status.js';
@@ -18,8 +19,10 @@ import type { ApplyResult } from '../reconcile/types.js';
 import { emptyApplyStats, observeApply } from './apply-stats.js';
 import { BfdSessions, type SessionSelector, type SessionView } from './bfd-sessions.js';
 import { EventLoopMonitor } from './event-loop.js';
-import type { BfdEnginePort, DaemonPorts, ReconcilerPort } from './ports.js';
+import type { BfdEnginePort, DaemonPorts, ReconcilerPort, SnatRecorderPort } from './ports.js';
+import { planSnatRecords, type SnatRecordsView } from './snat-records.js';
 import { configSummary, withVerdicts, type AgentPhase, type AgentStatus, type ReloadRecord } from './status.js';
+import { planUpstream, UpstreamHealth, type UpstreamPlan, type UpstreamView } from './upstream-health.js';
 
 /** Startup failed because of the inputs (exit 2) rather than the machine (exit 1). */
 export class ConfigError extends Error {
@@ -64,6 +67,12 @@ export class Daemon implements AgentControl {
   private engine: BfdEnginePort | null = null;
   private sessions: BfdSessions | null = null;
   private reconciler: ReconcilerPort | null = null;
+  private upstream: UpstreamHealth | null = null;
+  private upstreamOff: string | null = null;
+  private readonly upstreamActions = { adminDown: 0, adminUp: 0 };
+  private snat: SnatRecorderPort | null = null;
+  private snatKey: string | null = null;
+  private snatOff: string | null = null;
   private readonly applyStats = emptyApplyStats();
   private readonly eventLoop = new EventLoopMonitor();
   private health: HealthServer | null = null;
@@ -120,6 +129,8 @@ export class Daemon implements AgentControl {
         await this.startBfd(config);
       });
     }
+    await step(this.log, 'upstream', () => this.syncUpstream(config));
+    await step(this.log, 'snat-records', () => this.syncSnatRecords(config));
 
     await step(this.log, 'serve', async () => {
       this.health = new HealthServer(config.healthListen, { status: () => this.status(), metrics: () => this.loadMetrics() }, this.log);
@@ -162,6 +173,8 @@ export class Daemon implements AgentControl {
     const graceMs = this.config?.drainGraceMs ?? 0;
     this.log.info({ reason, graceMs, from: previous }, 'draining');
     if (this.checkTimer) clearInterval(this.checkTimer);
+    // First, so nothing brings a session back out of the drain's AdminDown.
+    if (this.upstream) await step(this.log, 'upstream-stop', () => this.upstream!.stop(false));
     if (this.engine) {
       // Keep a little of the budget for closing the servers, so we exit before the grace ends.
       const budget = Math.max(0, graceMs - Math.min(1000, graceMs / 10));
@@ -170,6 +183,8 @@ export class Daemon implements AgentControl {
     }
     // The reconciler stops watching; what it applied stays, so forwarding continues until the Pod goes.
     if (this.reconciler) await step(this.log, 'dataplane-stop', () => this.reconciler!.stop());
+    // Flows went on during the drain; their records are flushed now.
+    if (this.snat) await step(this.log, 'snat-records-stop', () => this.snat!.stop());
     await Promise.all([this.health?.close(), ...this.control.map((c) => c.close())]);
     this.eventLoop.stop();
     this.phase = 'stopped';
@@ -179,8 +194,10 @@ export class Daemon implements AgentControl {
   /** Closes everything after a failed start; keeps whatever dataplane was applied. */
   async abort(): Promise<void> {
     if (this.checkTimer) clearInterval(this.checkTimer);
+    await this.upstream?.stop(false).catch(() => undefined);
     this.engine?.close();
     await this.reconciler?.stop().catch(() => undefined);
+    await this.snat?.stop().catch(() => undefined);
     await Promise.all([this.health?.close(), ...this.control.map((c) => c.close())]);
     this.eventLoop.stop();
     this.phase = 'stopped';
@@ -239,6 +256,10 @@ export class Daemon implements AgentControl {
           changes.push('dataplane now managed: planned and applied');
         }
       }
+      const u = await this.syncUpstream(next);
+      if (u) changes.push(u);
+      const r = await this.syncSnatRecords(next);
+      if (r) changes.push(r);
     } catch (err) {
       errors.push((err as Error).message);
     }
@@ -268,6 +289,8 @@ export class Daemon implements AgentControl {
       dataplaneApplies: this.applyStats,
       eventLoop: this.eventLoop.stats(),
       control: this.control.map((s) => ({ path: s.path, serving: s.serving() })),
+      upstream: c && this.upstreamView(),
+      snatRecords: c && this.snatRecordsView(),
       health: { address: this.health?.address() ?? null },
       lastReload: this.lastReload,
       counters: {
@@ -340,8 +363,83 @@ export class Daemon implements AgentControl {
     await engine.start();
     this.engine = engine;
     this.sessions = new BfdSessions(engine, this.log);
+    // A session that (re)appears or is brought up by someone else while its upstream is broken
+    // goes straight back to AdminDown.
+    engine.on('state', (ev) => this.upstream?.onBfdState(ev));
     const c = this.sessions.applyExpected(await this.opts.ports.expectedSessions(config));
     this.log.info({ sessions: c.added }, 'bfd sessions started');
+  }
+
+  /**
+   * Starts, re-plans or stops the upstream monitor for this config and the discovered interfaces.
+   * Returns a change line when something changed (for reload), null otherwise.
+   */
+  private async syncUpstream(config: GatewayConfig): Promise<string | null> {
+    let plan: UpstreamPlan = planUpstream(config, this.reconciler !== null, this.reconciler?.status().interfaces ?? []);
+    if ('options' in plan && !this.opts.ports.createUpstreamMonitor) plan = { off: 'not available in this process' };
+    if ('options' in plan && this.upstream && JSON.stringify(plan.options) === JSON.stringify(this.upstream.options)) {
+      this.upstream.apply('reload');
+      return null;
+    }
+    const previous = this.upstream;
+    if (previous) {
+      this.upstream = null;
+      await previous.stop(true);
+    }
+    if ('off' in plan) {
+      if (plan.off !== this.upstreamOff) this.log.info({ reason: plan.off }, 'upstream health off');
+      const changed = previous !== null || this.upstreamOff !== plan.off;
+      this.upstreamOff = plan.off;
+      return changed ? `upstream health off: ${plan.off}` : null;
+    }
+    const monitor = await this.opts.ports.createUpstreamMonitor!(plan.options, this.log);
+    const health = new UpstreamHealth(plan.options, monitor, () => this.engine, this.log, this.upstreamActions);
+    await health.start();
+    this.upstream = health;
+    this.upstreamOff = null;
+    return `upstream health ${previous ? 're-planned' : 'on'}: ${plan.options.families.map((f) => `IPv${f.family} ${f.interface} gw ${f.gateway}`).join(', ')}`;
+  }
+
+  private upstreamView(): UpstreamView {
+    const running = this.upstream?.view() ?? { families: [], signals: [], probes: [] };
+    return { off: this.upstream ? null : (this.upstreamOff ?? 'not started'), ...running, bfdActions: { ...this.upstreamActions } };
+  }
+
+  /** Starts, restarts (changed settings) or stops the SNAT recorder; a change line for reload, or null. */
+  private async syncSnatRecords(config: GatewayConfig): Promise<string | null> {
+    let plan = planSnatRecords(config, this.reconciler !== null);
+    if ('config' in plan && !this.opts.ports.createSnatRecorder) plan = { off: 'not available in this process' };
+    const key = 'config' in plan ? JSON.stringify(plan.config) : null;
+    if (key !== null && key === this.snatKey) return null;
+    const previous = this.snat;
+    if (previous) {
+      this.snat = null;
+      this.snatKey = null;
+      await previous.stop();
+    }
+    if ('off' in plan) {
+      if (plan.off !== this.snatOff) this.log.info({ reason: plan.off }, 'SNAT records off');
+      const changed = previous !== null || this.snatOff !== plan.off;
+      this.snatOff = plan.off;
+      return changed ? `SNAT records off: ${plan.off}` : null;
+    }
+    const recorder = await this.opts.ports.createSnatRecorder!(plan.config, this.log);
+    try {
+      await recorder.start();
+    } catch (err) {
+      // Records are observability: forwarding and BFD go on without them; /status says why.
+      this.snatOff = `failed to start: ${(err as Error).message}`;
+      this.log.error({ err: (err as Error).message, dir: plan.config.dir }, 'SNAT records could not start; the agent keeps forwarding without them');
+      return `SNAT records ${this.snatOff}`;
+    }
+    this.snat = recorder;
+    this.snatKey = key;
+    this.snatOff = null;
+    return `SNAT records ${previous ? 'restarted' : 'on'}: ${plan.config.dir}`;
+  }
+
+  private snatRecordsView(): SnatRecordsView {
+    return { off: this.snat ? null : (this.snatOff ?? 'not started'), recorder: this.snat?.status() ?? null };
   }
 
   private attachReconciler(r: ReconcilerPort): void {
@@ -364,13 +462,24 @@ export class Daemon implements AgentControl {
       if (action.error) this.log.error(fields, 'bfd recovery action failed');
       else this.log.warn(fields, 'bfd recovery action taken');
     }
+    // Sessions re-created by recovery or an operator (kill, reset, allow) start outside AdminDown.
+    this.upstream?.apply('periodic check');
+    // Not watching yet because discovery had not found the external interface: try again.
+    if (!this.upstream && this.config) {
+      await this.syncUpstream(this.config).catch((err: Error) => this.log.error({ err: err.message }, 'cannot start upstream health'));
+    }
     for (const c of this.control) {
       await c.ensure().catch((err: Error) => this.log.error({ socket: c.path, err: err.message }, 'cannot re-create control socket'));
     }
   }
 
   private loadMetrics(): Promise<Metrics> {
-    this.metrics ??= import('../health/metrics.js').then((m) => m.createMetrics());
+    this.metrics ??= import('../health/metrics.js').then((m) => m.createMetrics(Date.now, {
+        interfaces: () => (this.reconciler?.status().interfaces ?? []).flatMap((i) => [
+          { name: i.internal, role: 'internal' as const }, { name: i.external, role: 'external' as const }]),
+        snat: () => this.snat?.status() ?? null,
+        onError: (source, err) => this.log.debug({ source, err: err.message }, 'metrics: a kernel counter could not be read'),
+    }));
     return this.metrics;
   }
 

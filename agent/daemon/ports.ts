@@ -1,9 +1,12 @@
-// The narrow surfaces the daemon drives. The real modules (agent/bfd, agent/config, agent/reconcile)
-// satisfy them structurally; unit tests pass fakes.
+// The narrow surfaces the daemon drives. The real modules (agent/bfd, agent/config, agent/reconcile,
+// agent/upstream, agent/snat) satisfy them structurally; unit tests pass fakes.
 import type { BfdDiag, BfdSessionSpec, BfdSessionState, BfdStateEvent } from '../bfd/types.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { ApplyResult, DataplaneReconciler } from '../reconcile/types.js';
 import type { Logger } from '../lib/log.js';
+import type { SnatRecordsConfig } from '../snat/config.js';
+import type { SnatStatus } from '../snat/types.js';
+import type { ProbeResultEvent, SignalStatus, UpstreamFamilyStatus, UpstreamOptions } from '../upstream/index.js';
 
 /** Timer and role fields of a session that can change while it runs (a change starts a Poll). */
 export type BfdSessionChange = Partial<Omit<BfdSessionSpec, 'local' | 'remote' | 'localDiscr'>>;
@@ -32,6 +35,23 @@ export interface ReconcilerPort extends DataplaneReconciler {
   inspect(): Promise<unknown>;
 }
 
+/** The upstream health monitor (agent/upstream's UpstreamMonitor). */
+export interface UpstreamMonitorPort {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): UpstreamFamilyStatus[];
+  signals(): SignalStatus[];
+  on(event: 'change', listener: (changed: UpstreamFamilyStatus[], all: UpstreamFamilyStatus[]) => void): unknown;
+  on(event: 'probe', listener: (ev: ProbeResultEvent) => void): unknown;
+}
+
+/** The SNAT mapping recorder (agent/snat's SnatRecorder). stop() flushes the record file. */
+export interface SnatRecorderPort {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): SnatStatus;
+}
+
 export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; errors: string[] };
 
 /** Everything `run` needs from the outside world; real implementations live in real-ports.ts. */
@@ -43,4 +63,8 @@ export interface DaemonPorts {
   createEngine(config: GatewayConfig, log: Logger): Promise<BfdEnginePort>;
   /** Null when the config manages no dataplane (no family has both gateways, e.g. Kube-OVN's bfdd container). */
   createReconciler(config: GatewayConfig, log: Logger): Promise<ReconcilerPort | null>;
+  /** Absent: this process cannot watch the upstream (upstream health is off, and the daemon says so). */
+  createUpstreamMonitor?(options: UpstreamOptions, log: Logger): Promise<UpstreamMonitorPort>;
+  /** Absent: this process cannot record SNAT mappings (records are off, and the daemon says so). */
+  createSnatRecorder?(config: SnatRecordsConfig, log: Logger): Promise<SnatRecorderPort>;
 }

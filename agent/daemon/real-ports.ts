@@ -29,5 +29,13 @@ export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPo
       const { Reconciler } = await import('../reconcile/reconciler.js');
       return new Reconciler({ config, logger: logger.child({ component: 'dataplane' }) });
     },
+    async createUpstreamMonitor(options, logger) {
+      const { UpstreamMonitor } = await import('../upstream/monitor.js');
+      return new UpstreamMonitor(options, logger.child({ component: 'upstream' }));
+    },
+    async createSnatRecorder(config, logger) {
+      const { SnatRecorder } = await import('../snat/recorder.js');
+      return new SnatRecorder(config, { logger });
+    },
   };
 }

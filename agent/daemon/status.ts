@@ -5,6 +5,8 @@ import type { DataplaneStatus } from '../reconcile/types.js';
 import type { BfdStatus } from './bfd-sessions.js';
 import type { ApplyStats } from './apply-stats.js';
 import type { EventLoopStats } from './event-loop.js';
+import type { SnatRecordsView } from './snat-records.js';
+import type { UpstreamView } from './upstream-health.js';
 
 export type AgentPhase = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -51,6 +53,10 @@ export interface AgentStatus {
   /** Null when this process manages no dataplane (no family has both gateways configured). */
   dataplane: DataplaneStatus | null;
   dataplaneApplies: ApplyStats;
+  /** Upstream health per family, its signals and probe counters; null before the config was loaded. */
+  upstream: UpstreamView | null;
+  /** SNAT mapping recorder counters; null before the config was loaded. */
+  snatRecords: SnatRecordsView | null;
   eventLoop: EventLoopStats;
   control: ControlEndpoint[];
   health: { address: string | null };
@@ -87,6 +93,11 @@ export function evaluateReady(s: Omit<AgentStatus, 'live' | 'ready'>, live: Verd
   if (dp) {
     if (!dp.verified) reasons.push(dp.lastError ? `dataplane not verified: ${dp.lastError}` : 'dataplane not verified');
     for (const i of dp.interfaces) if (!i.externalUp) reasons.push(`external interface ${i.external} (IPv${i.family}) is down`);
+  }
+  for (const u of s.upstream?.families ?? []) {
+    if (u.healthy) continue;
+    const why = u.reasons.map((r) => r.message).join('; ') || 'not healthy';
+    reasons.push(`upstream IPv${u.family} ${u.withdraw ? 'broken, withdrawn from ECMP' : 'not healthy'}: ${why}`);
   }
   if (s.bfd) {
     for (const e of s.bfd.expected) {

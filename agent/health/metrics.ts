@@ -1,8 +1,10 @@
 // Prometheus metrics (prom-client, own Registry). Every value is read from the status snapshot
 // at scrape time; nothing here is touched per packet or per event. Also Kube-OVN's
-// kube_ovn_bfdd_* series so its shipped PodMonitor and alert rules keep working.
+// kube_ovn_bfdd_* series so its shipped PodMonitor and alert rules keep working, and the traffic
+// observability metrics (interfaces, conntrack, SNAT records) of agent/observe.
 import type { AgentStatus } from '../daemon/status.js';
 import { APPLY_BUCKETS_MS } from '../daemon/apply-stats.js';
+import { registerObservabilityMetrics, type ObservabilitySources } from '../observe/metrics.js';
 
 export interface Metrics {
   contentType: string;
@@ -13,8 +15,10 @@ type Labels = Record<string, string | number>;
 type Sample = [Labels, number];
 
 const STATES = ['AdminDown', 'Down', 'Init', 'Up'] as const;
+const SIGNAL_STATES = ['ok', 'pending', 'failed'] as const;
 
-export async function createMetrics(now: () => number = Date.now): Promise<Metrics> {
+/** `observability`: the interfaces and SNAT recorder to read at scrape time (absent: none registered). */
+export async function createMetrics(now: () => number = Date.now, observability?: ObservabilitySources): Promise<Metrics> {
   const prom = await import('prom-client');
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
@@ -107,6 +111,24 @@ export async function createMetrics(now: () => number = Date.now): Promise<Metri
   counter('egress_agent_control_failures_total', 'Control socket commands that failed.', [], () => one(s!.counters.controlFailures));
   counter('egress_agent_reloads_total', 'Configuration reloads, by result.', ['result'], () => [
     [{ result: 'applied' }, s!.counters.reloads - s!.counters.reloadFailures], [{ result: 'rejected' }, s!.counters.reloadFailures]]);
+
+  const upstream = () => s!.upstream;
+  gauge('egress_agent_upstream_healthy', 'Whether the upstream (external link, gateway neighbour, probes) of the family is healthy.', ['family'], () =>
+    (upstream()?.families ?? []).map((f) => [{ family: f.family }, flag(f.healthy)]));
+  gauge('egress_agent_upstream_withdrawn', 'Whether the family is withdrawn from ECMP (its BFD sessions AdminDown, diag Concatenated Path Down) because its upstream is broken.', ['family'], () =>
+    (upstream()?.families ?? []).map((f) => [{ family: f.family }, flag(f.withdraw)]));
+  gauge('egress_agent_upstream_signal_state', 'Upstream signal state (1 for the current state).', ['family', 'signal', 'name', 'state'], () =>
+    (upstream()?.signals ?? []).flatMap((x) => SIGNAL_STATES.map((st): Sample => [{ family: x.family, signal: x.signal, name: x.name, state: st }, flag(x.state === st)])));
+  counter('egress_agent_upstream_probe_total', 'Upstream probe runs, by result.', ['family', 'name', 'result'], () =>
+    (upstream()?.probes ?? []).flatMap((p): Sample[] => [[{ family: p.family, name: p.name, result: 'ok' }, p.ok], [{ family: p.family, name: p.name, result: 'failed' }, p.failed]]));
+  gauge('egress_agent_upstream_probe_last_duration_seconds', 'Duration of the last run of the upstream probe.', ['family', 'name'], () =>
+    (upstream()?.probes ?? []).map((p) => [{ family: p.family, name: p.name }, p.lastDurationMs / 1000]));
+  counter('egress_agent_upstream_bfd_actions_total', 'BFD admin actions taken because of upstream health.', ['action'], () => {
+    const a = upstream()?.bfdActions;
+    return a ? [[{ action: 'adminDown' }, a.adminDown], [{ action: 'adminUp' }, a.adminUp]] : [];
+  });
+
+  if (observability) registerObservabilityMetrics(registry, observability);
 
   // Kube-OVN's supervisor series (pkg/bfddsupervisor/metrics.go).
   const expected = () => s!.bfd?.expected ?? [];

@@ -81,6 +81,14 @@ t.test('defaults', async (t) => {
     compatSocket: '/var/run/kube-ovn/bfdd-supervisor/control.sock',
     drainGraceMs: 3000,
     logLevel: 'info',
+    upstream: {
+      enabled: true, probes: [], probeIntervalMs: 1000, probeTimeoutMs: 500, probeRise: 2, probeFall: 3,
+      probeFailureAction: 'report', holdDownMs: 5000, neighbourVerifyIntervalMs: 1000,
+    },
+    snatRecords: {
+      enabled: true, dir: '/var/log/egress-agent/snat', maxFileBytes: 16 * 1024 * 1024, maxFiles: 4, maxAgeMs: 24 * 3600 * 1000,
+      stdout: false, recordStart: true, socketBufferBytes: 8 * 1024 * 1024,
+    },
   });
 });
 

@@ -22,11 +22,11 @@ function setup(t: Test, over: Parameters<typeof testConfig>[1] = {}) {
   return { dir, config, ports, daemon, lines, stops };
 }
 
-t.test('start: config -> dataplane -> bfd -> serve, each step logged with its duration', async (t) => {
+t.test('start: config -> dataplane -> bfd -> upstream -> snat-records -> serve, each step logged with its duration', async (t) => {
   const { daemon, ports, lines, config } = setup(t);
   await daemon.start();
   const steps = lines.filter((l) => l.msg === 'step done').map((l) => l.step);
-  t.same(steps, ['config', 'dataplane', 'bfd', 'serve']);
+  t.same(steps, ['config', 'dataplane', 'bfd', 'upstream', 'snat-records', 'serve']);
   t.ok(lines.filter((l) => l.msg === 'step done').every((l) => typeof l.durationMs === 'number'));
   t.same(ports.reconciler!.calls, [['applyOnce', 'startup'], ['start']]);
   t.same(ports.engine!.calls.slice(0, 2), [['start'], ['add', '10.16.0.11|10.255.255.255']]);

@@ -31,6 +31,20 @@ function status(): AgentStatus {
     },
     dataplane: { desired: null, verified: false, lastApply: null, lastError: null, applies: 2, repairs: 1, interfaces: [] },
     dataplaneApplies: applies,
+    upstream: {
+      off: null,
+      families: [
+        { family: 4, healthy: false, withdraw: true, since: 1, reasons: [{ signal: 'link', name: 'net1', state: 'failed', withdraw: true, message: 'link net1: no carrier (operstate down)' }] },
+        { family: 6, healthy: true, withdraw: false, since: 1, reasons: [] },
+      ],
+      signals: [
+        { family: 4, signal: 'link', name: 'net1', state: 'failed', detail: 'no carrier', since: 1 },
+        { family: 6, signal: 'probe', name: 'tcp [2001:db8::10]:443', state: 'ok', detail: 'connected', since: 1 },
+      ],
+      probes: [{ family: 6, name: 'tcp [2001:db8::10]:443', kind: 'tcp', ok: 7, failed: 2, lastOk: true, lastDetail: 'connected', lastDurationMs: 12 }],
+      bfdActions: { adminDown: 3, adminUp: 1 },
+    },
+    snatRecords: { off: 'disabled by configuration (snatRecords.enabled is false)', recorder: null },
     eventLoop: { p50Ms: 1, p99Ms: 20, maxMs: 2000, meanMs: 2, windowMs: 10_000 },
     control: [{ path: '/x', serving: true }], health: { address: null }, lastReload: null,
     counters: { reloads: 3, reloadFailures: 1, controlRequests: 10, controlFailures: 2, lastControlError: '', recoveryActions: 2 },
@@ -111,6 +125,17 @@ t.test('metrics: egress_agent_* and Kube-OVN kube_ovn_bfdd_* read from the statu
   t.equal(value('egress_agent_reloads_total{result="rejected"}'), 1);
   t.equal(value('egress_agent_ready'), 0);
   t.ok(value('process_resident_memory_bytes')! > 0, 'process metrics too');
+  t.equal(value('egress_agent_upstream_healthy{family="4"}'), 0);
+  t.equal(value('egress_agent_upstream_healthy{family="6"}'), 1);
+  t.equal(value('egress_agent_upstream_withdrawn{family="4"}'), 1);
+  t.equal(value('egress_agent_upstream_withdrawn{family="6"}'), 0);
+  t.equal(value('egress_agent_upstream_signal_state{family="4",signal="link",name="net1",state="failed"}'), 1);
+  t.equal(value('egress_agent_upstream_signal_state{family="4",signal="link",name="net1",state="ok"}'), 0);
+  t.equal(value('egress_agent_upstream_probe_total{family="6",name="tcp [2001:db8::10]:443",result="ok"}'), 7);
+  t.equal(value('egress_agent_upstream_probe_total{family="6",name="tcp [2001:db8::10]:443",result="failed"}'), 2);
+  t.equal(value('egress_agent_upstream_probe_last_duration_seconds{family="6",name="tcp [2001:db8::10]:443"}'), 0.012);
+  t.equal(value('egress_agent_upstream_bfd_actions_total{action="adminDown"}'), 3);
+  t.notMatch(text, /egress_agent_snat_|egress_agent_conntrack_/, 'no observability sources given: none registered');
 
   const later = status();
   later.bfd!.expected = later.bfd!.expected.map((e) => ({ ...e, state: 'Down' }));
@@ -118,4 +143,30 @@ t.test('metrics: egress_agent_* and Kube-OVN kube_ovn_bfdd_* read from the statu
   const again = await m.render(later);
   t.notMatch(again, /egress_agent_bfd_session_state\{/, 'sessions that are gone leave no stale series');
   t.match(again, /kube_ovn_bfdd_up_sessions 0/);
+  const off = await m.render({ ...later, upstream: { off: 'disabled by configuration', families: [], signals: [], probes: [], bfdActions: { adminDown: 0, adminUp: 0 } } });
+  t.notMatch(off, /egress_agent_upstream_(healthy|withdrawn|signal_state)\{/, 'upstream off: no per-family series');
+});
+
+t.test('metrics: the observability sources (interfaces, conntrack, SNAT recorder) go into the same registry', async (t) => {
+  const dir = t.testdir({
+    net: { eth0: { statistics: { rx_bytes: '100', tx_bytes: '200', rx_packets: '1', tx_packets: '2', rx_dropped: '0', tx_dropped: '0', rx_errors: '0', tx_errors: '0' } } },
+    sys: { net: { netfilter: { nf_conntrack_count: '30', nf_conntrack_max: '120' } } },
+  });
+  const snat = { recordsWritten: 41, overflows: 2 };
+  const m = await createMetrics(() => 10_000, {
+    interfaces: () => [{ name: 'eth0', role: 'internal' }],
+    snat: () => ({
+      running: true, dir: '/r', currentFile: null, socketBufferBytes: 212992, eventsDropped: 5, eventsReceived: 90, recordsWritten: snat.recordsWritten,
+      recordsDropped: 0, overflows: snat.overflows, lastOverflowAt: null, parseErrors: 0, restarts: 0, lastError: null,
+      flows: { snat: 3, forwarded: 1 }, flowsStarted: { snat: 10, forwarded: 2 },
+    }),
+    sysClassNet: `${dir}/net`, procSys: `${dir}/sys`, conntrackStat: `${dir}/missing`,
+  });
+  const text = await m.render(status());
+  t.match(text, /egress_agent_interface_receive_bytes_total\{interface="eth0",role="internal"\} 100/);
+  t.match(text, /egress_agent_conntrack_entries 30/);
+  t.match(text, /egress_agent_snat_records_written_total 41/);
+  t.match(text, /egress_agent_snat_event_overflows_total 2/);
+  t.match(text, /egress_agent_flows\{class="snat"\} 3/);
+  t.match(text, /egress_agent_ready 0/, 'and the status metrics in the same scrape');
 });
