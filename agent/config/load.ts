@@ -58,6 +58,7 @@ function bfdConfig(v: ParsedSettings): BfdConfig {
     multiplier: v['bfd.multiplier']!,
     passive: v['bfd.passive']!,
     minTtl: v['bfd.minTtl']!,
+    realtimePriority: v['bfd.realtimePriority']!,
     statePath: v['bfd.statePath']!,
     ...(type !== 'none' && key ? { auth: { type, keyId: v['bfd.auth.keyId']!, key } } : {}),
   };

@@ -71,6 +71,7 @@ const shape = {
   'bfd.multiplier': field(integer(1, 255)),
   'bfd.passive': field(boolean),
   'bfd.minTtl': field(integer(1, 255)),
+  'bfd.realtimePriority': field(integer(0, 99)),
   'bfd.statePath': field(absolutePath()),
   'bfd.auth.type': field(oneOf(AUTH_TYPES)),
   'bfd.auth.keyId': field(integer(0, 255)),

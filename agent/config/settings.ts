@@ -63,6 +63,8 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'Passive role: wait for the peer to speak first (RFC 5880 6.1).' },
   { id: 'bfd.minTtl', default: 254, env: ['EGRESS_AGENT_BFD_MIN_TTL'], flag: 'bfd-min-ttl', json: true, arg: '<ttl>',
     doc: 'Lowest accepted received TTL / hop limit. OVN\'s packets arrive with 254, so 255 (strict GTSM) breaks interop.' },
+  { id: 'bfd.realtimePriority', default: 0, env: ['EGRESS_AGENT_BFD_REALTIME_PRIORITY'], flag: 'bfd-realtime-priority', json: true, arg: '<0-99>',
+    doc: 'SCHED_FIFO priority of the BFD engine thread (0: normal scheduling). Needs CAP_SYS_NICE; refused, the engine runs normally and says why in /status.' },
   { id: 'bfd.statePath', default: '/run/egress-agent/bfd-state.json', env: ['EGRESS_AGENT_BFD_STATE_PATH'], flag: 'bfd-state-path', json: true, arg: '<path>',
     doc: 'File where local discriminators are kept across restarts (absolute path).' },
   { id: 'bfd.auth.type', default: 'none', env: ['EGRESS_AGENT_BFD_AUTH_TYPE'], flag: 'bfd-auth-type', json: true, arg: '<type>',

@@ -42,6 +42,11 @@ export interface BfdConfig {
   passive: boolean;
   /** Lowest accepted received TTL/hop limit (OVN's packets cross a router hop: 254). */
   minTtl: number;
+  /**
+   * SCHED_FIFO priority of the engine thread; 0 = normal. On a loaded node a normal thread can be
+   * descheduled for tens of ms, which is a flap at 3 x 10 ms.
+   */
+  realtimePriority: number;
   auth?: BfdAuthConfig;
   /** Where local discriminators are persisted so they stay stable across restarts. */
   statePath: string;

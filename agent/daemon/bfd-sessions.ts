@@ -43,6 +43,8 @@ export interface BfdStatus {
   recentTransitions: BfdStateEvent[];
   /** Drops of packets that matched no session (e.g. notAPeer), by reason. */
   engineDrops: Record<string, number>;
+  /** SCHED_FIFO priority the engine thread runs at (0: normal), and why a requested one was refused. */
+  realtime: { priority: number; error: string | null };
   /** Recovery actions taken since start, by action and result. */
   recoveryActions: { action: string; result: 'success' | 'error'; count: number }[];
 }
@@ -239,6 +241,7 @@ export class BfdSessions {
       recovery: this.recovery.episode(key)!,
     }));
     const base = this.configured.values().next().value;
+    const stats = this.engine.stats();
     return {
       engineAlive: this.engine.threadAlive(),
       expected,
@@ -250,7 +253,8 @@ export class BfdSessions {
         multiplier: this.runtimeDefaults.multiplier ?? base?.multiplier ?? 0,
       },
       recentTransitions: [...this.recent],
-      engineDrops: this.engine.stats().drops,
+      engineDrops: stats.drops,
+      realtime: { priority: stats.realtimePriority ?? 0, error: stats.realtimeError ?? null },
       recoveryActions: [...this.recoveryCounts].map(([k, count]) => {
         const [action, result] = k.split('|') as [string, 'success' | 'error'];
         return { action, result, count };

@@ -366,8 +366,12 @@ export class Daemon implements AgentControl {
     // A session that (re)appears or is brought up by someone else while its upstream is broken
     // goes straight back to AdminDown.
     engine.on('state', (ev) => this.upstream?.onBfdState(ev));
+    const { realtimePriority, realtimeError } = engine.stats();
+    if (realtimeError) {
+      this.log.warn({ requested: config.bfd.realtimePriority, error: realtimeError }, 'bfd engine thread runs with normal scheduling');
+    }
     const c = this.sessions.applyExpected(await this.opts.ports.expectedSessions(config));
-    this.log.info({ sessions: c.added }, 'bfd sessions started');
+    this.log.info({ sessions: c.added, realtimePriority: realtimePriority ?? 0 }, 'bfd sessions started');
   }
 
   /**
@@ -444,13 +448,9 @@ export class Daemon implements AgentControl {
 
   private attachReconciler(r: ReconcilerPort): void {
     this.reconciler = r;
+    // The reconciler logs each pass itself (repairs at warn, failures at error); here we only count.
     r.on('applied', (result) => {
-      if (this.reconciler !== r) return;
-      observeApply(this.applyStats, result);
-      const fields = { trigger: result.trigger, durationMs: result.durationMs, changed: result.changed, drift: result.drift, remaining: result.remaining.length };
-      if (result.error) this.log.error({ ...fields, error: result.error }, 'dataplane apply failed');
-      else if (result.changed && result.trigger !== 'startup') this.log.warn(fields, 'dataplane drift repaired');
-      else this.log.debug(fields, 'dataplane applied');
+      if (this.reconciler === r) observeApply(this.applyStats, result);
     });
   }
 

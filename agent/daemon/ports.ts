@@ -25,7 +25,7 @@ export interface BfdEnginePort {
   close(): void;
   threadAlive(): boolean;
   /** Engine-wide counters: drops of packets that match no session (e.g. notAPeer), lost events. */
-  stats(): { drops: Record<string, number>; eventsLost: number };
+  stats(): { drops: Record<string, number>; eventsLost: number; realtimePriority?: number; realtimeError?: string | null };
 }
 
 export interface ReconcilerPort extends DataplaneReconciler {

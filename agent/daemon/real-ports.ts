@@ -20,9 +20,9 @@ export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPo
       for (const w of r.warnings) log.warn({ statePath: config.bfd.statePath }, w);
       return r.specs;
     },
-    async createEngine() {
+    async createEngine(config: GatewayConfig) {
       const { BfdEngine } = await import('../bfd/index.js');
-      return new BfdEngine();
+      return new BfdEngine({ realtimePriority: config.bfd.realtimePriority });
     },
     async createReconciler(config: GatewayConfig, logger: Logger) {
       if (!config.families.length) return null;

@@ -6,7 +6,7 @@ import { BfdEngine } from '../../agent/bfd/index.js';
 import type { BfdSessionSpec } from '../../agent/bfd/types.js';
 
 const specs = JSON.parse(process.argv[2] ?? '[]') as BfdSessionSpec[];
-const engine = new BfdEngine();
+const engine = new BfdEngine({ realtimePriority: Number(process.env.BENCH_BFD_RT ?? 0) });
 const out = (o: unknown): void => { process.stdout.write(JSON.stringify(o) + '\n'); };
 engine.on('state', (ev) => out({ type: 'state', ...ev }));
 engine.start();

@@ -42,7 +42,7 @@ function config(noSnat: string[]): GatewayConfig {
   return {
     families: [{ family: 4, internalGateway: '10.16.0.1', externalGateway: '172.17.0.1', noSnatSources: noSnat }],
     reconcileIntervalMs: 10_000,
-    bfd: { enabled: false, localIps: [], peerIps: [], minTxMs: 1000, minRxMs: 1000, multiplier: 3, passive: false, minTtl: 254, statePath: '/nonexistent' },
+    bfd: { enabled: false, localIps: [], peerIps: [], minTxMs: 1000, minRxMs: 1000, multiplier: 3, passive: false, minTtl: 254, realtimePriority: 0, statePath: '/nonexistent' },
     healthListen: ':0',
     controlSocket: '/nonexistent',
     compatSocket: '/nonexistent',

@@ -31,9 +31,9 @@ export class NodeChild {
   private readonly lines: Record<string, unknown>[] = [];
   private waiters: (() => void)[] = [];
 
-  constructor(ns: string, script: string, args: string[]) {
+  constructor(ns: string, script: string, args: string[], env: Record<string, string> = {}) {
     this.proc = execa('ip', ['netns', 'exec', ns, process.execPath, path.join(ROOT, 'dist/scripts/bench', script), ...args], {
-      stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', reject: false, cwd: ROOT,
+      stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', reject: false, cwd: ROOT, env,
     });
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       try { this.lines.push(JSON.parse(l) as Record<string, unknown>); } catch { return; }

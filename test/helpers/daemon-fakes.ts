@@ -130,7 +130,7 @@ export function testConfig(dir: string, over: Partial<GatewayConfig> = {}): Gate
     reconcileIntervalMs: 10_000,
     bfd: {
       enabled: true, localIps: ['10.16.0.11'], peerIps: ['10.255.255.255'], minTxMs: 100, minRxMs: 100, multiplier: 3,
-      passive: false, minTtl: 254, statePath: `${dir}/state.json`,
+      passive: false, minTtl: 254, realtimePriority: 0, statePath: `${dir}/state.json`,
     },
     healthListen: '127.0.0.1:0',
     controlSocket: `${dir}/control.sock`,

@@ -6,7 +6,7 @@ const cfg: BfdConfig = {
   enabled: true,
   localIps: ['10.16.0.11', 'fd00:10:16:0::11'],
   peerIps: ['10.255.255.255', 'FDFF::1'],
-  minTxMs: 100, minRxMs: 300, multiplier: 3, passive: false, minTtl: 254, statePath: '/nonexistent',
+  minTxMs: 100, minRxMs: 300, multiplier: 3, passive: false, minTtl: 254, realtimePriority: 0, statePath: '/nonexistent',
 };
 
 t.test('one session per same-family pair, canonical addresses', async (t) => {

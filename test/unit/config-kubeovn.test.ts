@@ -51,7 +51,7 @@ t.test('bfdd container (all generations): POD_IPS, BFD_PEER_IPS and timers', asy
   } }));
   t.same(r.config.bfd, {
     enabled: true, localIps: ['10.16.0.12', 'fd00:10:16::c'], peerIps: ['169.255.255.255', 'fdff::1'],
-    minTxMs: 300, minRxMs: 500, multiplier: 5, passive: false, minTtl: 254, statePath: '/run/egress-agent/bfd-state.json',
+    minTxMs: 300, minRxMs: 500, multiplier: 5, passive: false, minTtl: 254, realtimePriority: 0, statePath: '/run/egress-agent/bfd-state.json',
   });
   t.same(r.notices, []);
 });

@@ -17,7 +17,7 @@ function status(): AgentStatus {
     live: { ok: true, reasons: [] }, ready: { ok: false, reasons: ['BFD a -> b is Down', 'dataplane not verified'] },
     config: null,
     bfd: {
-      engineAlive: true, blockedPeers: [], defaults: { minTxMs: 100, minRxMs: 100, multiplier: 3 }, recentTransitions: [], engineDrops: { notAPeer: 4 },
+      engineAlive: true, blockedPeers: [], defaults: { minTxMs: 100, minRxMs: 100, multiplier: 3 }, recentTransitions: [], engineDrops: { notAPeer: 4 }, realtime: { priority: 0, error: null },
       recoveryActions: [{ action: 'ReplayConfiguration', result: 'success', count: 2 }],
       sessions: [{
         id: 1, held: false, passive: false, minTxMs: 100, minRxMs: 100, multiplier: 3,
