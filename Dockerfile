@@ -20,7 +20,7 @@ RUN npx tsc -p tsconfig.build.json \
 # ---- runtime --------------------------------------------------------------------------------------
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bash iproute2 iptables ipset libcap2-bin \
+ && apt-get install -y --no-install-recommends bash iproute2 iptables ipset conntrack libcap2-bin \
  && rm -rf /var/lib/apt/lists/* \
  && update-alternatives --set iptables /usr/sbin/iptables-nft \
  && update-alternatives --set ip6tables /usr/sbin/ip6tables-nft
@@ -42,9 +42,10 @@ RUN cp /usr/local/bin/node /opt/egress-agent/node \
  && setcap cap_net_admin,cap_net_raw+ep /opt/egress-agent/node \
  && setcap cap_net_admin,cap_net_raw+ep /usr/sbin/xtables-nft-multi \
  && setcap cap_net_admin+ep /usr/sbin/ipset \
+ && setcap cap_net_admin+ep /usr/sbin/conntrack \
  && chmod 0755 /usr/local/bin/egress-agent /usr/local/bin/egress-agent-probe /usr/local/bin/bfdd-control /kube-ovn/* \
- && mkdir -p /run/egress-agent /run/kube-ovn/bfdd-supervisor \
- && chown 65534:65534 /run/egress-agent /run/kube-ovn/bfdd-supervisor \
+ && mkdir -p /run/egress-agent /run/kube-ovn/bfdd-supervisor /var/log/egress-agent/snat \
+ && chown 65534:65534 /run/egress-agent /run/kube-ovn/bfdd-supervisor /var/log/egress-agent /var/log/egress-agent/snat \
  && chmod 0700 /run/egress-agent /run/kube-ovn/bfdd-supervisor
 
 USER 65534:65534

@@ -76,7 +76,10 @@ t.test('Kube-OVN drop-in paths, user, capabilities, entrypoint', async (t) => {
   }
   t.match(dockerfile, /^FROM node:20-bookworm AS build$/m);
   t.match(dockerfile, /^FROM node:20-bookworm-slim$/m);
-  t.match(dockerfile, /apt-get install -y --no-install-recommends bash iproute2 iptables ipset/);
+  t.match(dockerfile, /apt-get install -y --no-install-recommends bash iproute2 iptables ipset conntrack/);
+  // SNAT records read conntrack events as uid 65534: the tool needs NET_ADMIN, the record dir our uid.
+  t.match(dockerfile, /setcap cap_net_admin\+ep \/usr\/sbin\/conntrack/);
+  t.match(dockerfile, /chown 65534:65534 .*\/var\/log\/egress-agent\/snat/);
   t.match(dockerfile, /^USER 65534:65534$/m);
   t.match(dockerfile, /setcap cap_net_admin,cap_net_raw\+ep \/opt\/egress-agent\/node/);
   t.match(dockerfile, /^ENTRYPOINT \["\/usr\/local\/bin\/egress-agent", "run"\]$/m);
