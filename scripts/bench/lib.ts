@@ -25,14 +25,18 @@ export function quantile(xs: number[], q: number): number {
 export const median = (xs: number[]): number => quantile(xs, 0.5);
 export const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
-/** A JSON-lines child process (scripts/bench/*-node.js) running inside a lab namespace. */
+/**
+ * A JSON-lines child process running inside a lab namespace: a script of dist/scripts/bench by
+ * name, or any built script by absolute path.
+ */
 export class NodeChild {
   readonly proc: ResultPromise;
   private readonly lines: Record<string, unknown>[] = [];
   private waiters: (() => void)[] = [];
 
   constructor(ns: string, script: string, args: string[], env: Record<string, string> = {}) {
-    this.proc = execa('ip', ['netns', 'exec', ns, process.execPath, path.join(ROOT, 'dist/scripts/bench', script), ...args], {
+    const file = path.isAbsolute(script) ? script : path.join(ROOT, 'dist/scripts/bench', script);
+    this.proc = execa('ip', ['netns', 'exec', ns, process.execPath, file, ...args], {
       stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', reject: false, cwd: ROOT, env,
     });
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {

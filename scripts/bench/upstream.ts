@@ -6,12 +6,12 @@
 //   node dist/scripts/bench/upstream.js            (BENCH_UPSTREAM_RUNS=N, default 5)
 // Times start just before the command that breaks/repairs the underlay is spawned (a few ms of
 // process start are included); FRR's times come from bfdd's own log (µs timestamps).
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { UpstreamOptionsInput } from '../../agent/upstream/options.js';
+import { NodeChild } from './lib.js';
 import type { UpstreamFamilyStatus } from '../../agent/upstream/policy.js';
 
 const PREFIX = 'vuxb';
@@ -38,43 +38,24 @@ const inExt = (...argv: string[]) => execa('ip', ['netns', 'exec', ns('ext'), ..
 
 interface WatchLine { type: string; at: number; all?: UpstreamFamilyStatus[] }
 
+/** watch-cli in gw1: its JSON lines (monitor status changes) and a wait on them. */
 class Watcher {
-  readonly lines: WatchLine[] = [];
-  private waiters: (() => void)[] = [];
-  readonly proc: ResultPromise;
+  private readonly child: NodeChild;
 
   constructor(opts: UpstreamOptionsInput, bfdArg: string) {
-    const loader = process.execArgv.filter((a) => a.startsWith('--import') || a.startsWith('--loader'));
-    this.proc = execa('ip', ['netns', 'exec', ns('gw1'), process.execPath, ...loader, WATCH, '--log-level', 'error', '--bfd', bfdArg, JSON.stringify(opts)], {
-      stdin: 'ignore', stdout: 'pipe', stderr: 'inherit', reject: false, buffer: false,
-    });
-    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      try {
-        this.lines.push(JSON.parse(line) as WatchLine);
-      } catch {
-        return;
-      }
-      for (const w of this.waiters.splice(0)) w();
-    });
+    this.child = new NodeChild(ns('gw1'), WATCH, ['--log-level', 'error', '--bfd', bfdArg, JSON.stringify(opts)]);
   }
 
-  waitStatus(what: string, pred: (all: UpstreamFamilyStatus[]) => boolean, since: number): Promise<WatchLine> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${what} within ${WAIT_S} s`)), WAIT_S * 1000);
-      const check = (): void => {
-        const l = this.lines.slice(since).find((x) => (x.type === 'status' || x.type === 'started') && pred(x.all!));
-        if (l) {
-          clearTimeout(timer);
-          resolve(l);
-        } else this.waiters.push(check);
-      };
-      check();
-    });
+  get lines(): WatchLine[] { return this.child.messages as unknown as WatchLine[]; }
+
+  async waitStatus(what: string, pred: (all: UpstreamFamilyStatus[]) => boolean, since: number): Promise<WatchLine> {
+    const hit = await this.child.waitFor((m) => (m.type === 'status' || m.type === 'started') && pred(m.all as UpstreamFamilyStatus[]), WAIT_S * 1000, since)
+      .catch(() => { throw new Error(`no ${what} within ${WAIT_S} s`); });
+    return hit as unknown as WatchLine;
   }
 
   async stop(): Promise<void> {
-    this.proc.kill('SIGTERM');
-    await this.proc;
+    await this.child.kill('SIGTERM');
   }
 }
 
