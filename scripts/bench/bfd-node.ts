@@ -1,11 +1,13 @@
 // A BFD engine in a child process for the benchmarks (run inside a lab namespace). Sessions come
-// from argv as JSON; state events go to stdout as JSON lines; commands arrive on stdin:
+// from argv as JSON, or from a file given as @PATH (1000 sessions exceed one argument's 128 KiB); state events go to stdout as JSON lines; commands arrive on stdin:
 // `sessions`, `stats`, `block MS` (busy-wait the JS thread, as a stalled event loop would), `exit`.
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { BfdEngine } from '../../agent/bfd/index.js';
 import type { BfdSessionSpec } from '../../agent/bfd/types.js';
 
-const specs = JSON.parse(process.argv[2] ?? '[]') as BfdSessionSpec[];
+const arg = process.argv[2] ?? '[]';
+const specs = JSON.parse(arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg) as BfdSessionSpec[];
 const engine = new BfdEngine({ realtimePriority: Number(process.env.BENCH_BFD_RT ?? 0) });
 const out = (o: unknown): void => { process.stdout.write(JSON.stringify(o) + '\n'); };
 engine.on('state', (ev) => out({ type: 'state', ...ev }));
