@@ -488,6 +488,24 @@ TEST("C-06 the Demand bit is never set, even when the peer uses Demand") {
     for (auto& s : out->sent) CHECK(!s.p.demand);
 }
 
+// Runs a 100 ms pair with detect multiplier `mult` for 20 s once Up; every gap between A's packets
+// must lie in [lo_bound, hi_bound]. Returns the smallest and largest gap seen.
+static std::pair<Micros, Micros> established_gaps(uint8_t mult, Micros lo_bound, Micros hi_bound) {
+  Net net;
+  net.add_pair(100, 100, mult);
+  net.bring_up();
+  const size_t from = net.out_a.sent.size();
+  net.run_for(ms(20000));
+  Micros lo = kNever, hi = 0;
+  for (size_t i = from + 1; i < net.out_a.sent.size(); i++) {
+    const Micros g = net.out_a.sent[i].at - net.out_a.sent[i - 1].at;
+    lo = std::min(lo, g);
+    hi = std::max(hi, g);
+    CHECK_BETWEEN(g, lo_bound, hi_bound);
+  }
+  return {lo, hi};
+}
+
 TEST("T-01 T-02 jitter reduces each interval by 0-25 %") {
   {
     Solo x;
@@ -504,34 +522,12 @@ TEST("T-01 T-02 jitter reduces each interval by 0-25 %") {
     x.advance(ms(1000));
     for (auto g : x.gaps_since(n)) CHECK_EQ(g, ms(100));
   }
-  Net net;
-  net.add_pair(100, 100, 3);
-  net.bring_up();
-  const size_t from = net.out_a.sent.size();
-  net.run_for(ms(20000));
-  Micros lo = kNever, hi = 0;
-  for (size_t i = from + 1; i < net.out_a.sent.size(); i++) {
-    const Micros g = net.out_a.sent[i].at - net.out_a.sent[i - 1].at;
-    lo = std::min(lo, g);
-    hi = std::max(hi, g);
-    CHECK_BETWEEN(g, ms(75), ms(100));
-  }
+  const auto [lo, hi] = established_gaps(3, ms(75), ms(100));
   CHECK(lo < ms(78) && hi > ms(97));  // the whole range is used
 }
 
 TEST("T-03 detect multiplier 1: intervals between 75 % and 90 %") {
-  Net net;
-  net.add_pair(100, 100, 1);
-  net.bring_up();
-  const size_t from = net.out_a.sent.size();
-  net.run_for(ms(20000));
-  Micros lo = kNever, hi = 0;
-  for (size_t i = from + 1; i < net.out_a.sent.size(); i++) {
-    const Micros g = net.out_a.sent[i].at - net.out_a.sent[i - 1].at;
-    lo = std::min(lo, g);
-    hi = std::max(hi, g);
-    CHECK_BETWEEN(g, ms(75), ms(90));
-  }
+  const auto [lo, hi] = established_gaps(1, ms(75), ms(90));
   CHECK(lo < ms(78) && hi > ms(87));
 }
 
