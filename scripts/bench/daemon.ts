@@ -6,21 +6,12 @@ import { execa, type ResultPromise } from 'execa';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT, cpuMs, fmt, lab, log, median, sleep } from './lib.js';
+import { ROOT, cpuMs, fmt, lab, labEnv, log, median, sleep } from './lib.js';
 
 const P = 'vbd';
 const GW = `${P}-gw1`;
 const LOCAL = '10.16.0.11';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-
-async function labEnv(): Promise<Record<string, string>> {
-  const env: Record<string, string> = {};
-  for (const line of (await lab('env', P, 'gw1')).split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return env;
-}
 
 function startAgent(dir: string, env: Record<string, string>): ResultPromise {
   return execa('ip', ['netns', 'exec', GW, path.join(ROOT, 'bin/egress-agent'), 'run', '--log-level', 'warn'], {
@@ -51,7 +42,7 @@ async function main(): Promise<void> {
   const out: string[] = [];
   try {
     await lab('frr', P, 'up', '100', '100', '3');
-    const env = await labEnv();
+    const env = await labEnv(P, 'gw1');
     let agent = startAgent(dir, env);
     await lab('frr', P, 'wait', LOCAL, 'up', '30');
     await lab('frr', P, 'wait', 'fd00:10:16::11', 'up', '30');

@@ -16,6 +16,16 @@ export async function lab(cmd: string, prefix: string, ...args: string[]): Promi
   return r.stdout;
 }
 
+/** A replica's Kube-OVN environment (`lab.sh env`), as an env object for a child process. */
+export async function labEnv(prefix: string, gw: string): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  for (const line of (await lab('env', prefix, gw)).split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return env;
+}
+
 export function quantile(xs: number[], q: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);

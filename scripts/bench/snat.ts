@@ -16,7 +16,7 @@ import { createLogger } from '../../agent/lib/log.js';
 import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/snat/config.js';
 import { SnatRecorder } from '../../agent/snat/recorder.js';
 import type { SnatStatus } from '../../agent/snat/types.js';
-import { NodeChild, ROOT, cpuMs, fmt, lab, log, rssMiB, sleep } from './lib.js';
+import { NodeChild, ROOT, cpuMs, fmt, lab, labEnv, log, rssMiB, sleep } from './lib.js';
 
 const P = 'vbs';
 const GW = `${P}-gw1`;
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   await lab('down', P).catch(() => undefined);
   try {
     await lab('up', P, '--replicas', '1', '--family', '4');
-    const env = Object.fromEntries((await lab('env', P, 'gw1')).split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = await labEnv(P, 'gw1');
     await execa('ip', ['netns', 'exec', GW, path.join(ROOT, 'bin/egress-agent'), '--log-level', 'warn', 'init'], { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, extendEnv: false });
     // Short UDP timeouts keep the table small across runs (per-namespace sysctls).
     await execa('ip', ['netns', 'exec', GW, 'sysctl', '-qw', 'net.netfilter.nf_conntrack_udp_timeout=1', 'net.netfilter.nf_conntrack_udp_timeout_stream=1']);

@@ -3,7 +3,7 @@
 // translation). The agent is applied with `egress-agent init`; the client is the lab's VPC namespace.
 import { execa } from 'execa';
 import path from 'node:path';
-import { ROOT, fmt, lab, log, median, sleep } from './lib.js';
+import { ROOT, fmt, lab, labEnv, log, median, sleep } from './lib.js';
 
 const P = 'vbq';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -13,11 +13,7 @@ async function main(): Promise<void> {
   await lab('up', P, '--replicas', '1', '--family', '4');
   const out: string[] = [];
   try {
-    const env: Record<string, string> = { PATH: process.env.PATH! };
-    for (const line of (await lab('env', P, 'gw1')).split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
-    }
+    const env = { PATH: process.env.PATH!, ...(await labEnv(P, 'gw1')) };
     await execa('ip', ['netns', 'exec', `${P}-gw1`, path.join(ROOT, 'bin/egress-agent'), 'init'], { env, extendEnv: false, cwd: ROOT });
     await lab('ecmp', P, 'set', 'gw1');
     const server = execa('ip', ['netns', 'exec', `${P}-ext`, 'iperf3', '-s', '-B', '198.51.100.10'], { reject: false, stdout: 'ignore', stderr: 'ignore' });
