@@ -1,7 +1,7 @@
-// loadConfig: sources -> one zod validation -> GatewayConfig, or every error found, each naming its
+// loadConfig: sources -> one validation (schema.ts) -> GatewayConfig, or every error found, each naming its
 // input. Nothing here touches the kernel; discovery checks what needs it.
 import type { ConfigError } from './errors.js';
-import { AUTH_KEY_FIELD, settingsSchema, type ParsedSettings } from './schema.js';
+import { AUTH_KEY_FIELD, validateSettings, type ParsedSettings, type SettingIssue } from './schema.js';
 import { SETTINGS, primaryInput } from './settings.js';
 import { collectSources, type Collected, type ConfigSources, type Provided } from './sources.js';
 import type { BfdConfig, ConfigOrigin, FamilyConfig, GatewayConfig, SnatRecordsSettings, UpstreamConfig } from './types.js';
@@ -26,12 +26,11 @@ function showRaw(raw: unknown): string {
   return JSON.stringify(raw) ?? String(raw);
 }
 
-function toConfigErrors(issues: readonly { path?: PropertyKey[]; message: string; params?: Record<string, unknown> }[], c: Collected): ConfigError[] {
+function toConfigErrors(issues: readonly SettingIssue[], c: Collected): ConfigError[] {
   return issues.map((i) => {
-    const id = String(i.path?.[0]);
-    const p: Provided | undefined = c.values.get(id);
-    const origin = p ? { source: p.source, key: p.key } : primaryInput(id);
-    const value = typeof i.params?.value === 'string' ? i.params.value : p ? showRaw(p.raw) : '';
+    const p: Provided | undefined = c.values.get(i.id);
+    const origin = p ? { source: p.source, key: p.key } : primaryInput(i.id);
+    const value = i.value ?? (p ? showRaw(p.raw) : '');
     return { ...origin, value, message: i.message };
   });
 }
@@ -129,10 +128,10 @@ export function loadConfig(sources: ConfigSources): LoadResult {
   const input: Record<string, unknown> = {};
   for (const [id, p] of c.values) input[id] = p.raw;
   if (c.authKey) input[AUTH_KEY_FIELD] = c.authKey;
-  const parsed = settingsSchema.safeParse(input);
-  const errors = [...c.errors, ...(parsed.success ? [] : toConfigErrors(parsed.error.issues, c))];
-  if (!parsed.success || errors.length > 0) return { ok: false, errors };
-  const v = parsed.data;
+  const parsed = validateSettings(input);
+  const errors = [...c.errors, ...(parsed.ok ? [] : toConfigErrors(parsed.issues, c))];
+  if (!parsed.ok || errors.length > 0) return { ok: false, errors };
+  const v = parsed.settings;
   const origins: Record<string, ConfigOrigin> = {};
   for (const s of SETTINGS) {
     const p = c.values.get(s.id);

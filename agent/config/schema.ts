@@ -1,8 +1,8 @@
-// The one zod schema every input goes through before anything is applied. Input: one raw value per
+// The one validation every input goes through before anything is applied. Input: one raw value per
 // setting id (from sources.ts); output: typed, canonical values. Field checks run for every field
 // and the cross-field checks run even when some fields failed (skipping only what depends on a
-// failed field), so a single run reports every mistake.
-import { z } from 'zod';
+// failed field), so a single run reports every mistake. Plain functions rather than a schema
+// library: the checks were all ours anyway, and a library cost ~3 MiB of the Pod's memory budget.
 import { ipFamily } from '../lib/ip.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import { resolveUpstreamOptions, UpstreamOptionsError, type ProbeFailureAction, type UpstreamFamily } from '../upstream/options.js';
@@ -27,16 +27,17 @@ const AUTH_KEY_MAX: Record<BfdAuthType, number> = {
 const SOCKET_PATH_MAX = 107;
 const PROBE_FAILURE_ACTIONS = ['report', 'withdraw'] as const satisfies readonly ProbeFailureAction[];
 
-function field<T>(parse: (v: unknown, report: Report) => T | undefined) {
-  return z.unknown().transform((v, ctx): T | undefined => {
-    if (v === undefined) return undefined;
-    let failed = false;
-    const out = parse(v, (message, value) => {
-      failed = true;
-      ctx.addIssue({ code: 'custom', message, ...(value !== undefined ? { params: { value } } : {}) });
-    });
-    return failed ? z.NEVER : out;
-  }).optional();
+/** Checks one raw value; reports each problem (with the offending part of the value, if any). */
+type Field<T> = (v: unknown, report: Report) => T | undefined;
+
+const field = <T>(parse: Field<T>): Field<T> => parse;
+
+/** One problem found, keyed by setting id. */
+export interface SettingIssue {
+  id: string;
+  message: string;
+  /** The offending part of the value, when it is not the whole input. */
+  value?: string;
 }
 
 const familyFields = <F extends 4 | 6>(f: F) => ({
@@ -46,9 +47,9 @@ const familyFields = <F extends 4 | 6>(f: F) => ({
   [`ipv${f}.extraNoSnatSources`]: field(cidrList(f)),
   [`ipv${f}.snatTo`]: field(ipAddress(f)),
 }) as {
-  [K in `ipv${F}.internalGateway` | `ipv${F}.externalGateway` | `ipv${F}.snatTo`]: ReturnType<typeof field<string>>;
+  [K in `ipv${F}.internalGateway` | `ipv${F}.externalGateway` | `ipv${F}.snatTo`]: Field<string>;
 } & {
-  [K in `ipv${F}.noSnatSources` | `ipv${F}.extraNoSnatSources`]: ReturnType<typeof field<string[]>>;
+  [K in `ipv${F}.noSnatSources` | `ipv${F}.extraNoSnatSources`]: Field<string[]>;
 };
 
 const shape = {
@@ -81,7 +82,11 @@ const shape = {
     report('expected the name of an environment variable (letters, digits, "_")');
     return undefined;
   }),
-  [AUTH_KEY_FIELD]: z.instanceof(Buffer).optional(),
+  [AUTH_KEY_FIELD]: field((v, report) => {
+    if (Buffer.isBuffer(v)) return v;
+    report('expected the key bytes');
+    return undefined;
+  }),
   'upstream.enabled': field(boolean),
   'upstream.probes': field<ProbeEntry[]>(probeList),
   // Bounds as agent/upstream checks them (options.ts), so a value accepted here is accepted there.
@@ -108,13 +113,15 @@ const shape = {
   logLevel: field(oneOf(LOG_LEVELS)),
 };
 
-export type ParsedSettings = z.output<z.ZodObject<typeof shape>>;
+type Shape = typeof shape;
+export type ParsedSettings = { [K in keyof Shape]?: Shape[K] extends Field<infer T> ? T : never };
 
-function crossChecks(v: ParsedSettings, ctx: z.RefinementCtx): void {
-  const failed = new Set(ctx.issues.map((i) => String(i.path?.[0])));
+function crossChecks(v: ParsedSettings, issues: SettingIssue[]): void {
+  const failed = new Set(issues.map((i) => i.id));
   const ok = (...ids: (keyof ParsedSettings)[]): boolean => ids.every((id) => !failed.has(id));
-  const issue = (id: keyof ParsedSettings, message: string, value?: string): void =>
-    ctx.addIssue({ code: 'custom', path: [id], message, ...(value !== undefined ? { params: { value } } : {}) });
+  const issue = (id: keyof ParsedSettings, message: string, value?: string): void => {
+    issues.push({ id, message, ...(value !== undefined ? { value } : {}) });
+  };
 
   for (const id of ['enableBgp', 'enableEvpn'] as const) {
     if (ok(id) && v[id]) issue(id, 'BGP/EVPN mode is not supported by this agent; gateways with bgpConf/evpnConf need the stock Kube-OVN image');
@@ -232,4 +239,23 @@ function checkAuth(v: ParsedSettings, ok: Ok, issue: Issue): void {
   }
 }
 
-export const settingsSchema = z.object(shape).superRefine(crossChecks, { when: () => true });
+export type SettingsResult = { ok: true; settings: ParsedSettings } | { ok: false; issues: SettingIssue[] };
+
+/** Every field, then every cross-field check; settings not in the table are ignored. */
+export function validateSettings(input: Readonly<Record<string, unknown>>): SettingsResult {
+  const issues: SettingIssue[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [id, parse] of Object.entries(shape) as [string, Field<unknown>][]) {
+    const raw = input[id];
+    if (raw === undefined) continue;
+    let failed = false;
+    const value = parse(raw, (message, part) => {
+      failed = true;
+      issues.push({ id, message, ...(part !== undefined ? { value: part } : {}) });
+    });
+    if (!failed && value !== undefined) out[id] = value;
+  }
+  const settings = out as ParsedSettings;
+  crossChecks(settings, issues);
+  return issues.length === 0 ? { ok: true, settings } : { ok: false, issues };
+}

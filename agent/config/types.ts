@@ -1,4 +1,4 @@
-// Domain types for validated agent configuration. Produced by agent/config (zod), consumed by
+// Domain types for validated agent configuration. Produced by agent/config, consumed by
 // plan/, bfd/ and the daemon. Everything here is already validated and normalised.
 import type { SnatRecordsConfig } from '../snat/config.js';
 import type { ProbeFailureAction, ProbeTargetInput } from '../upstream/options.js';
