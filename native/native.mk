@@ -4,6 +4,8 @@ NATIVE_OUT := native/out
 NATIVE_CXX ?= clang++
 NATIVE_CORE := $(wildcard native/src/core/*.cc)
 NATIVE_CORE_H := $(wildcard native/src/core/*.h)
+# Memory release (mem/): tested here too, with real mappings.
+NATIVE_MEM := $(wildcard native/src/mem/*.cc) $(wildcard native/src/mem/*.h)
 NATIVE_TEST_SRC := $(wildcard native/test/*.cc) $(wildcard native/test/*.h)
 NATIVE_FLAGS := -std=c++17 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer -Inative/src -Inative/test
 NATIVE_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -11,9 +13,9 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: native-test test-native fuzz
 
-$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_TEST_SRC) native/native.mk
+$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_TEST_SRC) native/native.mk
 	@mkdir -p $(NATIVE_OUT)
-	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_TEST_SRC))
+	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_MEM) $(NATIVE_TEST_SRC))
 
 native-test: $(NATIVE_OUT)/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $<

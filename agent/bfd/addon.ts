@@ -24,12 +24,21 @@ export interface NativeEngine {
   threadAlive(): boolean;
 }
 
+/** What releaseExecutablePages did: mappings advised, their size, and the errno name of a failure. */
+export interface PageRelease {
+  mappings: number;
+  bytes: number;
+  error: string | null;
+}
+
 export interface NativeAddon {
   abiVersion: number;
   Engine: new (onEvents: (events: NativeEvent[]) => void) => NativeEngine;
+  /** MADV_PAGEOUT on the executable's read-only mappings (native/src/mem/release.h). */
+  releaseExecutablePages(): PageRelease;
 }
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 const require = createRequire(import.meta.url);
 
 /** The package root: the nearest ancestor of this module holding binding.gyp (src or dist layout). */

@@ -147,6 +147,7 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     controlSocket: v.controlSocket!,
     compatSocket: v.compatSocket!,
     drainGraceMs: v.drainGraceMs!,
+    startupPageReleaseMs: v.startupPageReleaseMs || null,
     logLevel: v.logLevel!,
     upstream: upstreamConfig(v),
     snatRecords: snatRecordsConfig(v),

@@ -110,6 +110,7 @@ const shape = {
   controlSocket: field(absolutePath(SOCKET_PATH_MAX)),
   compatSocket: field(absolutePath(SOCKET_PATH_MAX)),
   drainGraceMs: field(integer(0, 30_000)),
+  startupPageReleaseMs: field(integer(0, 3_600_000)),
   logLevel: field(oneOf(LOG_LEVELS)),
 };
 

@@ -117,6 +117,9 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'Kube-OVN G3 supervisor-compatible socket (`kube-ovn-bfdd-supervisor live|ready|status`).' },
   { id: 'drainGraceMs', default: 3000, env: ['EGRESS_AGENT_DRAIN_GRACE_MS'], flag: 'drain-grace-ms', json: true, arg: '<ms>',
     doc: 'On SIGTERM, how long BFD keeps sending AdminDown before the agent exits (the pod grace period is 30 s).' },
+  // Long enough for the first reconcile passes, probes and scrapes to have run their code once.
+  { id: 'startupPageReleaseMs', default: 20_000, env: ['EGRESS_AGENT_STARTUP_PAGE_RELEASE_MS'], flag: 'startup-page-release-ms', json: true, arg: '<ms>',
+    doc: 'How long after start the agent gives the node binary\'s startup-only pages back to the kernel (lower steady RSS); 0 = never.' },
   { id: 'logLevel', default: 'info', env: ['EGRESS_AGENT_LOG_LEVEL'], flag: 'log-level', json: true, arg: '<level>',
     doc: 'fatal, error, warn, info, debug, trace or silent.' },
 ];

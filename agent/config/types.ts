@@ -87,6 +87,8 @@ export interface GatewayConfig {
   /** Kube-OVN G3 supervisor socket path, served in addition to our own. */
   compatSocket: string;
   drainGraceMs: number;
+  /** Delay of the one-time release of the executable's startup pages; null or absent = never. */
+  startupPageReleaseMs?: number | null;
   logLevel: string;
   /** loadConfig always sets it; absent (a config built in code, e.g. a benchmark) = off. */
   upstream?: UpstreamConfig;

@@ -19,6 +19,7 @@ import type { ApplyResult } from '../reconcile/types.js';
 import { emptyApplyStats, observeApply } from './apply-stats.js';
 import { BfdSessions, type SessionSelector, type SessionView } from './bfd-sessions.js';
 import { EventLoopMonitor } from './event-loop.js';
+import { readProcessMemory, type StartupRelease } from './memory.js';
 import type { BfdEnginePort, DaemonPorts, ReconcilerPort, SnatRecorderPort } from './ports.js';
 import { planSnatRecords, type SnatRecordsView } from './snat-records.js';
 import { configSummary, withVerdicts, type AgentPhase, type AgentStatus, type ReloadRecord } from './status.js';
@@ -79,6 +80,8 @@ export class Daemon implements AgentControl {
   private control: ControlServer[] = [];
   private metrics: Promise<Metrics> | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
+  private releaseTimer: NodeJS.Timeout | null = null;
+  private startupRelease: StartupRelease | null = null;
   private lastReload: ReloadRecord | null = null;
   private reloads = 0;
   private reloadFailures = 0;
@@ -155,6 +158,9 @@ export class Daemon implements AgentControl {
 
     this.checkTimer = setInterval(() => void this.periodicCheck(), this.opts.checkIntervalMs ?? CHECK_INTERVAL_MS);
     this.checkTimer.unref();
+    if (this.opts.ports.releaseStartupPages && typeof config.startupPageReleaseMs === 'number') {
+      this.releaseTimer = setTimeout(() => this.releaseStartupPages(), config.startupPageReleaseMs).unref();
+    }
     this.phase = 'running';
     this.log.info({ durationMs: +(performance.now() - t0).toFixed(2), version: this.opts.version }, 'agent started');
   }
@@ -173,6 +179,7 @@ export class Daemon implements AgentControl {
     const graceMs = this.config?.drainGraceMs ?? 0;
     this.log.info({ reason, graceMs, from: previous }, 'draining');
     if (this.checkTimer) clearInterval(this.checkTimer);
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
     // First, so nothing brings a session back out of the drain's AdminDown.
     if (this.upstream) await step(this.log, 'upstream-stop', () => this.upstream!.stop(false));
     if (this.engine) {
@@ -194,6 +201,7 @@ export class Daemon implements AgentControl {
   /** Closes everything after a failed start; keeps whatever dataplane was applied. */
   async abort(): Promise<void> {
     if (this.checkTimer) clearInterval(this.checkTimer);
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
     await this.upstream?.stop(false).catch(() => undefined);
     this.engine?.close();
     await this.reconciler?.stop().catch(() => undefined);
@@ -270,6 +278,17 @@ export class Daemon implements AgentControl {
     return this.lastReload;
   }
 
+  /** Once, after start: the executable's pages touched only while starting go back to the kernel. */
+  private releaseStartupPages(): void {
+    const before = readProcessMemory();
+    const r = this.opts.ports.releaseStartupPages!();
+    const after = readProcessMemory();
+    this.startupRelease = { at: Date.now(), rssBeforeBytes: before.rssBytes, rssAfterBytes: after.rssBytes, mappings: r.mappings, error: r.error };
+    const fields = { rssBeforeBytes: before.rssBytes, rssAfterBytes: after.rssBytes, anonBytes: after.anonBytes, mappings: r.mappings };
+    if (r.error) this.log.warn({ ...fields, error: r.error }, 'startup pages not released');
+    else this.log.info(fields, 'startup pages released');
+  }
+
   // ---- status --------------------------------------------------------------------------------
 
   status(): AgentStatus {
@@ -288,6 +307,7 @@ export class Daemon implements AgentControl {
       dataplane: dp,
       dataplaneApplies: this.applyStats,
       eventLoop: this.eventLoop.stats(),
+      memory: { ...readProcessMemory(), startupRelease: this.startupRelease },
       control: this.control.map((s) => ({ path: s.path, serving: s.serving() })),
       upstream: c && this.upstreamView(),
       snatRecords: c && this.snatRecordsView(),

@@ -3,6 +3,7 @@
 import type { BfdDiag, BfdSessionSpec, BfdSessionState, BfdStateEvent } from '../bfd/types.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { ApplyResult, DataplaneReconciler } from '../reconcile/types.js';
+import type { PageRelease } from '../bfd/addon.js';
 import type { Logger } from '../lib/log.js';
 import type { SnatRecordsConfig } from '../snat/config.js';
 import type { SnatStatus } from '../snat/types.js';
@@ -67,4 +68,6 @@ export interface DaemonPorts {
   createUpstreamMonitor?(options: UpstreamOptions, log: Logger): Promise<UpstreamMonitorPort>;
   /** Absent: this process cannot record SNAT mappings (records are off, and the daemon says so). */
   createSnatRecorder?(config: SnatRecordsConfig, log: Logger): Promise<SnatRecorderPort>;
+  /** Absent: nothing is released. MADV_PAGEOUT on the executable's read-only mappings. */
+  releaseStartupPages?(): PageRelease;
 }

@@ -1,5 +1,6 @@
 // The daemon's ports bound to the real modules. Each is imported on first use so that the CLI's
 // light verbs never load them.
+import { loadAddon } from '../bfd/addon.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../lib/log.js';
 import type { DaemonPorts } from './ports.js';
@@ -32,6 +33,9 @@ export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPo
     async createUpstreamMonitor(options, logger) {
       const { UpstreamMonitor } = await import('../upstream/monitor.js');
       return new UpstreamMonitor(options, logger.child({ component: 'upstream' }));
+    },
+    releaseStartupPages() {
+      return loadAddon().releaseExecutablePages();
     },
     async createSnatRecorder(config, logger) {
       const { SnatRecorder } = await import('../snat/recorder.js');

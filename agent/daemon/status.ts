@@ -5,6 +5,7 @@ import type { DataplaneStatus } from '../reconcile/types.js';
 import type { BfdStatus } from './bfd-sessions.js';
 import type { ApplyStats } from './apply-stats.js';
 import type { EventLoopStats } from './event-loop.js';
+import type { ProcessMemory, StartupRelease } from './memory.js';
 import type { SnatRecordsView } from './snat-records.js';
 import type { UpstreamView } from './upstream-health.js';
 
@@ -58,6 +59,8 @@ export interface AgentStatus {
   /** SNAT mapping recorder counters; null before the config was loaded. */
   snatRecords: SnatRecordsView | null;
   eventLoop: EventLoopStats;
+  /** Null startupRelease: not released yet, or this process cannot (no native addon). */
+  memory: ProcessMemory & { startupRelease: StartupRelease | null };
   control: ControlEndpoint[];
   health: { address: string | null };
   lastReload: ReloadRecord | null;

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "io/engine.h"
+#include "mem/release.h"
 
 namespace {
 
@@ -304,9 +305,21 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool started_ = false, closed_ = false;
 };
 
+// releaseExecutablePages() -> { mappings, bytes, error: errno name or null }; see mem/release.h.
+Napi::Value ReleaseExecutablePages(const Napi::CallbackInfo& info) {
+  const memrel::ReleaseResult r = memrel::release_executable_pages();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("mappings", double(r.mappings));
+  o.Set("bytes", double(r.bytes));
+  o.Set("error", r.error ? Napi::Value(Napi::String::New(info.Env(), strerrorname_np(r.error) ? strerrorname_np(r.error) : "UNKNOWN"))
+                         : info.Env().Null());
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
-  exports.Set("abiVersion", Napi::Number::New(env, 2));
+  exports.Set("releaseExecutablePages", Napi::Function::New(env, ReleaseExecutablePages));
+  exports.Set("abiVersion", Napi::Number::New(env, 3));
   return exports;
 }
 

@@ -1,11 +1,11 @@
 // The real agent (`egress-agent run`) in a lab replica, for e2e and fault-injection tests: started
-// with `ip netns exec PREFIX-gwN node dist/agent/main.js run` and the replica's Kube-OVN environment,
+// with `ip netns exec PREFIX-gwN bin/egress-agent run` and the replica's Kube-OVN environment,
 // every path it writes under a per-test directory (all namespaces share the filesystem), its JSON log
 // parsed line by line, and the ways to talk to it: signals, the control socket, CLI verbs, HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -16,6 +16,7 @@ import type { Lab, LabNode, TeardownHost } from './lab.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const AGENT_MAIN = join(ROOT, 'dist/agent/main.js');
+export const AGENT_BIN = join(ROOT, 'bin/egress-agent');
 /** Per-test agent directories: /run/vea-agents/PREFIX/gwN/ (root only, like /run/vea-lab). */
 export const AGENTS_RUN_DIR = '/run/vea-agents';
 /** Health listens on the replica's own loopback (each replica is its own network namespace). */
@@ -184,6 +185,8 @@ export interface AgentStartOptions {
   logLevel?: string;
   /** How long to wait for "agent started" (default 30 s). */
   startTimeoutMs?: number;
+  /** Directory whose `node` runs the agent (e.g. a private copy, as in the image); default: this one's. */
+  nodeDir?: string;
 }
 
 export interface AgentExit {
@@ -225,12 +228,13 @@ export class Agent {
   private constructor(readonly lab: Lab, readonly gw: LabNode, home: AgentHome, env: Record<string, string>, args: string[]) {
     this.paths = home.paths(gw);
     mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
-    this.child = spawn('ip', ['netns', 'exec', lab.ns(gw), process.execPath, AGENT_MAIN, 'run', ...args], {
+    // Through bin/egress-agent, the entrypoint the image has too: its Node.js flags are part of what is tested.
+    this.child = spawn('ip', ['netns', 'exec', lab.ns(gw), AGENT_BIN, 'run', ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     if (this.child.pid === undefined) throw new Error(`cannot start the agent in ${gw}`);
-    // `ip netns exec` execs node: this pid is the agent's.
+    // `ip netns exec` and bin/egress-agent exec: this pid is node's, the agent's.
     this.pid = this.child.pid;
     // For debugging a failed run: VEA_AGENT_LOG_DIR keeps every agent's raw output after the test.
     const keep = process.env.VEA_AGENT_LOG_DIR;
@@ -257,7 +261,7 @@ export class Agent {
   static async start(t: TeardownHost, lab: Lab, home: AgentHome, gw: LabNode, opts: AgentStartOptions = {}): Promise<Agent> {
     const p = home.paths(gw);
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      PATH: `${opts.nodeDir ?? dirname(process.execPath)}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
       ...(await lab.env(gw)),
       EGRESS_AGENT_SOCKET: p.socket,
       EGRESS_AGENT_COMPAT_SOCKET: p.compatSocket,

@@ -11,6 +11,7 @@ function status(over: Partial<AgentStatus> = {}): AgentStatus {
     live: { ok: true, reasons: [] }, ready: { ok: false, reasons: ['BFD 10.16.0.12 -> 10.255.255.255 is absent'] },
     config: null, dataplane: null, dataplaneApplies: emptyApplyStats(), upstream: null, snatRecords: null,
     eventLoop: { p50Ms: 0, p99Ms: 0, maxMs: 0, meanMs: 0, windowMs: 0 }, control: [], health: { address: null }, lastReload: null,
+    memory: { rssBytes: 40 << 20, anonBytes: 12 << 20, fileBytes: 28 << 20, heapUsedBytes: 8 << 20, startupRelease: null },
     counters: { reloads: 0, reloadFailures: 0, controlRequests: 3, controlFailures: 1, lastControlError: 'bfd.adminUp: no BFD session', recoveryActions: 1 },
     bfd: {
       engineAlive: true, sessions: [], blockedPeers: [], defaults: { minTxMs: 1000, minRxMs: 1000, multiplier: 3 }, recentTransitions: [],

@@ -80,6 +80,7 @@ t.test('defaults', async (t) => {
     controlSocket: '/run/egress-agent/control.sock',
     compatSocket: '/var/run/kube-ovn/bfdd-supervisor/control.sock',
     drainGraceMs: 3000,
+    startupPageReleaseMs: 20000,
     logLevel: 'info',
     upstream: {
       enabled: true, probes: [], probeIntervalMs: 1000, probeTimeoutMs: 500, probeRise: 2, probeFall: 3,
@@ -90,6 +91,13 @@ t.test('defaults', async (t) => {
       stdout: false, recordStart: true, socketBufferBytes: 8 * 1024 * 1024,
     },
   });
+});
+
+t.test('startup page release: 0 means never', async (t) => {
+  t.equal(ok(loadConfig({ env: { ...V4, EGRESS_AGENT_STARTUP_PAGE_RELEASE_MS: '0' } })).startupPageReleaseMs, null);
+  t.equal(ok(loadConfig({ env: V4, flags: { startupPageReleaseMs: '1500' } })).startupPageReleaseMs, 1500);
+  const r = loadConfig({ env: { ...V4, EGRESS_AGENT_STARTUP_PAGE_RELEASE_MS: 'soon' } });
+  t.match(r.ok ? [] : r.errors, [{ source: 'env', key: 'EGRESS_AGENT_STARTUP_PAGE_RELEASE_MS', value: 'soon' }]);
 });
 
 t.test('extras merge with Kube-OVN\'s list without duplicates; canonical text', async (t) => {

@@ -195,3 +195,40 @@ t.test('discovery errors at the first apply are bad input (ConfigError, exit 2),
   t.match((err as Error).message, 'env INTERNAL_GATEWAY_IPV4="10.99.0.1": not reachable from any interface');
   t.equal(ports.engine, null, 'BFD not started');
 });
+
+t.test('startup pages are released once, after the delay, and the result is in status and the log', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-release-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ports = new FakePorts({ ok: true, config: testConfig(dir, { startupPageReleaseMs: 50 }) });
+  const calls: number[] = [];
+  const withRelease = Object.assign(ports, {
+    releaseStartupPages: () => { calls.push(Date.now()); return { mappings: 3, bytes: 1 << 20, error: null }; },
+  });
+  const { log, lines } = memoryLogger();
+  const daemon = new Daemon({ ports: withRelease, log, version: '9.9.9', checkIntervalMs: 60_000 });
+  t.teardown(() => daemon.abort());
+  await daemon.start();
+  t.equal(daemon.status().memory.startupRelease, null, 'nothing released before the delay');
+  t.ok(daemon.status().memory.rssBytes > 0 && daemon.status().memory.heapUsedBytes > 0, 'current memory is reported');
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(calls.length, 1, 'released exactly once');
+  const rel = daemon.status().memory.startupRelease;
+  t.match(rel, { mappings: 3, error: null, rssBeforeBytes: Number, rssAfterBytes: Number });
+  t.ok(lines.some((l) => l.msg === 'startup pages released' && l.mappings === 3), 'logged with its numbers');
+});
+
+t.test('a kernel that refuses the release is a warning, not a failure', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-release-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ports = Object.assign(new FakePorts({ ok: true, config: testConfig(dir, { startupPageReleaseMs: 10 }) }), {
+    releaseStartupPages: () => ({ mappings: 0, bytes: 0, error: 'EINVAL' }),
+  });
+  const { log, lines } = memoryLogger();
+  const daemon = new Daemon({ ports, log, version: '9.9.9', checkIntervalMs: 60_000 });
+  t.teardown(() => daemon.abort());
+  await daemon.start();
+  await new Promise((r) => setTimeout(r, 100));
+  t.match(daemon.status().memory.startupRelease, { error: 'EINVAL', mappings: 0 });
+  t.ok(daemon.status().live.ok, 'still live');
+  t.ok(lines.some((l) => l.msg === 'startup pages not released' && l.error === 'EINVAL' && l.level === 40));
+});

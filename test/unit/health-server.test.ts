@@ -46,6 +46,7 @@ function status(): AgentStatus {
     },
     snatRecords: { off: 'disabled by configuration (snatRecords.enabled is false)', recorder: null },
     eventLoop: { p50Ms: 1, p99Ms: 20, maxMs: 2000, meanMs: 2, windowMs: 10_000 },
+    memory: { rssBytes: 40 << 20, anonBytes: 12 << 20, fileBytes: 28 << 20, heapUsedBytes: 8 << 20, startupRelease: null },
     control: [{ path: '/x', serving: true }], health: { address: null }, lastReload: null,
     counters: { reloads: 3, reloadFailures: 1, controlRequests: 10, controlFailures: 2, lastControlError: '', recoveryActions: 2 },
   };
