@@ -6,6 +6,8 @@ import { parseProbeFlag, UpstreamOptionsError, type ProbeTargetInput } from '../
 
 /** Reports one problem; `value` is the offending part when it is narrower than the whole input. */
 export type Report = (message: string, value?: string) => void;
+/** Reports something corrected on the way in (the value is accepted; the agent logs a warning). */
+export type Note = Report;
 
 function asText(v: unknown, report: Report): string | undefined {
   if (typeof v === 'string') return v;
@@ -85,12 +87,28 @@ export function ipList(v: unknown, report: Report): string[] | undefined {
   return uniqueEntries(parsed, raw, report);
 }
 
+/** Keeps the first of entries equal after normalisation, noting each one dropped. */
+function dropDuplicates(entries: string[], originals: string[], note: Note): string[] {
+  const first = new Map<string, number>();
+  return entries.filter((e, i) => {
+    const j = first.get(e);
+    if (j === undefined) {
+      first.set(e, i);
+      return true;
+    }
+    note(`entry ${i + 1} "${originals[i]}" duplicates entry ${j + 1} "${originals[j]}"; used once`, originals[i]);
+    return false;
+  });
+}
+
 /**
  * CIDRs of one family. A bare address means a host route (/32, /128), as iptables read Kube-OVN's
- * list. Host bits are rejected rather than silently cleared: the message shows the network.
+ * list. Host bits and duplicates are corrected with a note, not refused: Kube-OVN's controller
+ * passes policy ipBlocks as written, and its own script worked with them (iptables and ipset clear
+ * host bits silently), so refusing would crash-loop a gateway that works with the stock image.
  */
 export function cidrList(family: IpFamily) {
-  return (v: unknown, report: Report): string[] | undefined => {
+  return (v: unknown, report: Report, note: Note): string[] | undefined => {
     const raw = listEntries(v, report);
     if (!raw) return undefined;
     const parsed = raw.map((e, i): string | undefined => {
@@ -109,12 +127,14 @@ export function cidrList(family: IpFamily) {
         return undefined;
       }
       if (hasHostBits(r.value)) {
-        report(`${label}has host bits set; write ${formatCidr(networkOf(r.value))}`, e);
-        return undefined;
+        const network = formatCidr(networkOf(r.value));
+        note(`${label}has host bits set; using ${network} (as iptables and ipset would)`, e);
+        return network;
       }
       return formatCidr(r.value);
     });
-    return uniqueEntries(parsed, raw, report);
+    if (parsed.some((e) => e === undefined)) return undefined;
+    return dropDuplicates(parsed as string[], raw, note);
   };
 }
 

@@ -90,9 +90,9 @@ function snatRecordsConfig(v: ParsedSettings): SnatRecordsSettings {
   };
 }
 
-function notices(v: ParsedSettings, config: GatewayConfig, c: Collected): ConfigNotice[] {
-  const out: ConfigNotice[] = [];
+function notices(v: ParsedSettings, config: GatewayConfig, c: Collected, corrected: readonly SettingIssue[]): ConfigNotice[] {
   const keyOf = (id: string): string => c.values.get(id)?.key ?? primaryInput(id).key;
+  const out: ConfigNotice[] = corrected.map((n) => ({ level: 'warn', key: keyOf(n.id), message: n.message }));
   for (const f of [4, 6] as const) {
     if (config.families.some((x) => x.family === f)) continue;
     if (v[`ipv${f}.internalGateway`] !== undefined) {
@@ -154,5 +154,5 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     ...(c.configFile !== undefined ? { configFile: c.configFile } : {}),
     origins,
   };
-  return { ok: true, config, notices: notices(v, config, c) };
+  return { ok: true, config, notices: notices(v, config, c, parsed.notes) };
 }

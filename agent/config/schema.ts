@@ -9,7 +9,7 @@ import { resolveUpstreamOptions, UpstreamOptionsError, type ProbeFailureAction, 
 import type { BfdAuthType } from './types.js';
 import {
   ENV_NAME, absolutePath, boolean, cidrList, integer, integerOrOff, interfaceName, ipAddress, ipList, listenAddress, oneOf, probeList,
-  type ProbeEntry, type Report,
+  type Note, type ProbeEntry, type Report,
 } from './fields.js';
 
 /** Internal key carrying the auth key bytes read by sources.ts; never a user-facing setting. */
@@ -27,8 +27,9 @@ const AUTH_KEY_MAX: Record<BfdAuthType, number> = {
 const SOCKET_PATH_MAX = 107;
 const PROBE_FAILURE_ACTIONS = ['report', 'withdraw'] as const satisfies readonly ProbeFailureAction[];
 
-/** Checks one raw value; reports each problem (with the offending part of the value, if any). */
-type Field<T> = (v: unknown, report: Report) => T | undefined;
+/** Checks one raw value; reports each problem (with the offending part of the value, if any) and
+ * notes each correction it made. */
+type Field<T> = (v: unknown, report: Report, note: Note) => T | undefined;
 
 const field = <T>(parse: Field<T>): Field<T> => parse;
 
@@ -240,11 +241,13 @@ function checkAuth(v: ParsedSettings, ok: Ok, issue: Issue): void {
   }
 }
 
-export type SettingsResult = { ok: true; settings: ParsedSettings } | { ok: false; issues: SettingIssue[] };
+/** `notes`: values corrected on the way in (host bits cleared, duplicates dropped). */
+export type SettingsResult = { ok: true; settings: ParsedSettings; notes: SettingIssue[] } | { ok: false; issues: SettingIssue[] };
 
 /** Every field, then every cross-field check; settings not in the table are ignored. */
 export function validateSettings(input: Readonly<Record<string, unknown>>): SettingsResult {
   const issues: SettingIssue[] = [];
+  const notes: SettingIssue[] = [];
   const out: Record<string, unknown> = {};
   for (const [id, parse] of Object.entries(shape) as [string, Field<unknown>][]) {
     const raw = input[id];
@@ -253,10 +256,10 @@ export function validateSettings(input: Readonly<Record<string, unknown>>): Sett
     const value = parse(raw, (message, part) => {
       failed = true;
       issues.push({ id, message, ...(part !== undefined ? { value: part } : {}) });
-    });
+    }, (message, part) => notes.push({ id, message, ...(part !== undefined ? { value: part } : {}) }));
     if (!failed && value !== undefined) out[id] = value;
   }
   const settings = out as ParsedSettings;
   crossChecks(settings, issues);
-  return issues.length === 0 ? { ok: true, settings } : { ok: false, issues };
+  return issues.length === 0 ? { ok: true, settings, notes } : { ok: false, issues };
 }

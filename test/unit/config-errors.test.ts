@@ -29,18 +29,12 @@ const cases: Case[] = [
     want: { source: 'env', key: 'INTERNAL_GATEWAY_IPV4', value: '127.0.0.1', message: /loopback address, not usable/ } },
   { name: 'IPv4-mapped IPv6 gateway', env: { ...V4, INTERNAL_GATEWAY_IPV6: '::ffff:10.0.0.1', EXTERNAL_GATEWAY_IPV6: 'fd00::1' },
     want: { source: 'env', key: 'INTERNAL_GATEWAY_IPV6', value: '::ffff:10.0.0.1', message: /IPv4-mapped/ } },
-  { name: 'host bits set (shows the network)', env: { ...V4, NO_SNAT_SOURCES_IPV4: '10.0.0.0/8,10.0.1.5/24' },
-    want: { source: 'env', key: 'NO_SNAT_SOURCES_IPV4', value: '10.0.1.5/24', message: /entry 2 "10\.0\.1\.5\/24" has host bits set; write 10\.0\.1\.0\/24/ } },
   { name: 'prefix out of range', env: { ...V4, NO_SNAT_SOURCES_IPV4: '10.0.0.0/33' },
     want: { source: 'env', key: 'NO_SNAT_SOURCES_IPV4', value: '10.0.0.0/33', message: /\/33 is out of range for IPv4 \(0-32\)/ } },
   { name: 'IPv6 prefix out of range', env: { INTERNAL_GATEWAY_IPV6: 'fd00::1', EXTERNAL_GATEWAY_IPV6: 'fd01::1', NO_SNAT_SOURCES_IPV6: 'fd00:1::/129' },
     want: { source: 'env', key: 'NO_SNAT_SOURCES_IPV6', value: 'fd00:1::/129', message: /\/129 is out of range for IPv6/ } },
   { name: 'wrong family in a CIDR list', env: { ...V4, NO_SNAT_SOURCES_IPV4: 'fd00::/64' },
     want: { source: 'env', key: 'NO_SNAT_SOURCES_IPV4', value: 'fd00::/64', message: /is IPv6, but this list takes IPv4/ } },
-  { name: 'duplicate CIDR', env: { ...V4, NO_SNAT_SOURCES_IPV4: '10.1.0.0/16,10.2.0.0/16,10.1.0.0/16' },
-    want: { source: 'env', key: 'NO_SNAT_SOURCES_IPV4', value: '10.1.0.0/16', message: /entry 3 "10\.1\.0\.0\/16" duplicates entry 1/ } },
-  { name: 'duplicate after normalisation (bare address vs /32)', env: { ...V4, NO_SNAT_SOURCES_IPV4: '10.0.0.5,10.0.0.5/32' },
-    want: { source: 'env', key: 'NO_SNAT_SOURCES_IPV4', value: '10.0.0.5/32', message: /duplicates entry 1 "10\.0\.0\.5"/ } },
   { name: 'stray comma', env: { ...V4, NO_SNAT_SOURCES_IPV4: '10.0.0.0/8,' },
     want: { source: 'env', key: 'NO_SNAT_SOURCES_IPV4', value: '', message: /entry 2 is empty/ } },
   { name: 'BFD_MULTI out of range', env: { ...V4, ...BFD, BFD_MULTI: '256' },
@@ -113,7 +107,7 @@ for (const c of cases) {
 
 t.test('every error is collected in one run, in a readable form', async (t) => {
   const errors = errorsOf({
-    INTERNAL_GATEWAY_IPV4: 'fd00::1', EXTERNAL_GATEWAY_IPV4: '172.17.0.300', NO_SNAT_SOURCES_IPV4: '10.0.1.5/24,,10.0.0.0/33',
+    INTERNAL_GATEWAY_IPV4: 'fd00::1', EXTERNAL_GATEWAY_IPV4: '172.17.0.300', NO_SNAT_SOURCES_IPV4: '10.0.1.0/24,,10.0.0.0/33,fd00::/64,10.2.0.0/16,10.2.0.0/16',
     BFD_MULTI: '0', BFD_PEER_IPS: 'x', ENABLE_BGP: 'true',
   }, { socket: 'rel' });
   t.same(errors.map((e) => e.key), [

@@ -63,6 +63,27 @@ t.test('bfdd container with a CRD-valid but tiny timer: accepted with a warning'
   t.match(r.notices[0]!.message, /below 10 ms; accepted/);
 });
 
+t.test('policy CIDRs with host bits or duplicates work as with the stock script: corrected, with a warning each', async (t) => {
+  // The controller passes ipBlocks as written; iptables and ipset cleared host bits silently.
+  const r = ok(loadConfig({ env: {
+    INTERNAL_GATEWAY_IPV4: '10.16.0.1', EXTERNAL_GATEWAY_IPV4: '172.17.0.1',
+    NO_SNAT_SOURCES_IPV4: '10.0.1.5/24,10.1.0.0/16,10.0.0.5,10.0.0.5/32,10.0.1.0/24',
+  } }));
+  t.same(r.config.families[0]!.noSnatSources, ['10.0.1.0/24', '10.1.0.0/16', '10.0.0.5/32']);
+  t.same(r.notices.map((n) => [n.level, n.key]), [['warn', 'NO_SNAT_SOURCES_IPV4'], ['warn', 'NO_SNAT_SOURCES_IPV4'], ['warn', 'NO_SNAT_SOURCES_IPV4']]);
+  t.match(r.notices.map((n) => n.message), [
+    /^entry 1 "10\.0\.1\.5\/24" has host bits set; using 10\.0\.1\.0\/24/,
+    /^entry 4 "10\.0\.0\.5\/32" duplicates entry 3 "10\.0\.0\.5"; used once$/,
+    /^entry 5 "10\.0\.1\.0\/24" duplicates entry 1 "10\.0\.1\.5\/24"; used once$/,
+  ]);
+});
+
+t.test('a CIDR list with a real mistake is still refused, and the corrections are not reported as errors', async (t) => {
+  const r = loadConfig({ env: { INTERNAL_GATEWAY_IPV4: '10.16.0.1', EXTERNAL_GATEWAY_IPV4: '172.17.0.1', NO_SNAT_SOURCES_IPV4: '10.0.1.5/24,10.0.0.0/33' } });
+  t.notOk(r.ok);
+  t.same(r.ok ? [] : r.errors.map((e) => [e.key, e.value]), [['NO_SNAT_SOURCES_IPV4', '10.0.0.0/33']]);
+});
+
 t.test('extras for a family that is not configured are ignored with a warning', async (t) => {
   const r = ok(loadConfig({ env: { INTERNAL_GATEWAY_IPV4: '10.16.0.1', EXTERNAL_GATEWAY_IPV4: '172.17.0.1', EGRESS_AGENT_SNAT_TO_IPV6: 'fd00::5' } }));
   t.same(r.notices, [{ level: 'warn', key: 'EGRESS_AGENT_SNAT_TO_IPV6', message: 'ignored: IPv6 is not configured' }]);
