@@ -10,7 +10,9 @@
         "native/src/core/session.cc",
         "native/src/core/table.cc",
         "native/src/io/engine.cc",
-        "native/src/io/sockets.cc"
+        "native/src/io/sockets.cc",
+        "native/src/io/rtnl_socket.cc",
+        "native/src/rtnl_reader.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -1,10 +1,12 @@
-// N-API glue for the BFD engine ("bfd-js"). JS configures sessions and reads status; the engine
-// thread reports state changes in batches through ONE ThreadSafeFunction (never per packet).
+// N-API glue for the BFD engine ("bfd-js"), plus the rtnetlink listener (rtnl_reader.cc). JS
+// configures sessions and reads status; the engine thread reports state changes in batches through
+// ONE ThreadSafeFunction (never per packet).
 #include <napi.h>
 
 #include <memory>
 
 #include "io/engine.h"
+#include "rtnl_reader.h"
 
 namespace {
 
@@ -306,7 +308,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
-  exports.Set("abiVersion", Napi::Number::New(env, 2));
+  exports.Set("RtnlReader", DefineRtnlReader(env));
+  exports.Set("abiVersion", Napi::Number::New(env, 3));
   return exports;
 }
 
