@@ -11,6 +11,8 @@
         "native/src/core/table.cc",
         "native/src/io/engine.cc",
         "native/src/io/sockets.cc",
+        "native/src/io/rtnl_socket.cc",
+        "native/src/rtnl_reader.cc",
         "native/src/mem/release.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],

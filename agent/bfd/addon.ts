@@ -1,4 +1,5 @@
-// Loads the native engine (build/Release/bfd.node, or a prebuild via node-gyp-build) and types it.
+// Loads the native addon (build/Release/bfd.node, or a prebuild via node-gyp-build) and types it:
+// the BFD engine, and the rtnetlink listener the dataplane and upstream watchers use.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -31,14 +32,28 @@ export interface PageRelease {
   error: string | null;
 }
 
+/**
+ * One call per readable event: the datagrams read (back to back, each padded to 4 bytes), how many
+ * times the receive queue overflowed (ENOBUFS) and how many datagrams were too long, and, when the
+ * socket failed for good (it is then closed), why.
+ */
+export type RtnlBatchCallback = (datagrams: Buffer | null, overflows: number, truncated: number, error: string | null) => void;
+
+export interface NativeRtnlReader {
+  close(): void;
+  info(): { portId: number; receiveBufferBytes: number; forced: boolean };
+}
+
 export interface NativeAddon {
   abiVersion: number;
   Engine: new (onEvents: (events: NativeEvent[]) => void) => NativeEngine;
   /** MADV_PAGEOUT on the executable's read-only mappings (native/src/mem/release.h). */
   releaseExecutablePages(): PageRelease;
+  /** An rtnetlink socket in these multicast groups; throws (with the failed step) when it cannot be opened. */
+  RtnlReader: new (groups: number[], receiveBufferBytes: number, onBatch: RtnlBatchCallback) => NativeRtnlReader;
 }
 
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 const require = createRequire(import.meta.url);
 
 /** The package root: the nearest ancestor of this module holding binding.gyp (src or dist layout). */
@@ -65,7 +80,7 @@ export function loadAddon(explicitPath?: string): NativeAddon {
     addon = nodeGypBuild(packageRoot()) as NativeAddon;
   }
   if (addon.abiVersion !== ABI_VERSION)
-    throw new Error(`bfd addon ABI ${String(addon.abiVersion)} does not match ${ABI_VERSION}: run npm run build:native`);
+    throw new Error(`native addon ABI ${String(addon.abiVersion)} does not match ${ABI_VERSION}: run npm run build:native`);
   if (!explicitPath) cached = addon;
   return addon;
 }

@@ -425,7 +425,7 @@ export class Daemon implements AgentControl {
   }
 
   private upstreamView(): UpstreamView {
-    const running = this.upstream?.view() ?? { families: [], signals: [], probes: [] };
+    const running = this.upstream?.view() ?? { families: [], signals: [], probes: [], netlink: null };
     return { off: this.upstream ? null : (this.upstreamOff ?? 'not started'), ...running, bfdActions: { ...this.upstreamActions } };
   }
 

@@ -8,6 +8,7 @@ import type { Logger } from '../lib/log.js';
 import type { SnatRecordsConfig } from '../snat/config.js';
 import type { SnatStatus } from '../snat/types.js';
 import type { ProbeResultEvent, SignalStatus, UpstreamFamilyStatus, UpstreamOptions } from '../upstream/index.js';
+import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
 
 /** Timer and role fields of a session that can change while it runs (a change starts a Poll). */
 export type BfdSessionChange = Partial<Omit<BfdSessionSpec, 'local' | 'remote' | 'localDiscr'>>;
@@ -42,6 +43,8 @@ export interface UpstreamMonitorPort {
   stop(): Promise<void>;
   status(): UpstreamFamilyStatus[];
   signals(): SignalStatus[];
+  /** Its link/neighbour notification socket (overflows, buffer); null when not running. */
+  netlink(): MulticastStats | null;
   on(event: 'change', listener: (changed: UpstreamFamilyStatus[], all: UpstreamFamilyStatus[]) => void): unknown;
   on(event: 'probe', listener: (ev: ProbeResultEvent) => void): unknown;
 }

@@ -11,6 +11,7 @@ import {
   type UpstreamFamily, type UpstreamFamilyStatus, type UpstreamOptions,
 } from '../upstream/index.js';
 import type { UpstreamMonitorPort } from './ports.js';
+import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
 
 /** Per probe target, since the monitor started. */
 export interface ProbeCounters {
@@ -30,6 +31,8 @@ export interface UpstreamView {
   families: UpstreamFamilyStatus[];
   signals: SignalStatus[];
   probes: ProbeCounters[];
+  /** The monitor's link/neighbour notification socket; null when no monitor runs. */
+  netlink: MulticastStats | null;
   /** BFD admin actions taken because of the upstream, since start. */
   bfdActions: { adminDown: number; adminUp: number };
 }
@@ -126,7 +129,7 @@ export class UpstreamHealth {
   }
 
   view(): Omit<UpstreamView, 'off' | 'bfdActions'> {
-    return { families: this.monitor.status(), signals: this.monitor.signals(), probes: [...this.probes.values()] };
+    return { families: this.monitor.status(), signals: this.monitor.signals(), probes: [...this.probes.values()], netlink: this.monitor.netlink() };
   }
 
   /** Passes until nothing changes; a nested call (from a transition we caused) asks for one more pass. */

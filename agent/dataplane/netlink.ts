@@ -1,19 +1,20 @@
 // Thin wrapper around the `netlink` 0.3.0 package (rtnetlink), exposing only what the dataplane needs:
 // links, addresses, route lookup/list/replace/delete, policy rules, and a change listener.
 // It papers over the package's gaps (see ../shared/reference/npm.md section 1): errors carry a
-// parsed errno code, dumps are filtered by table in JS, NEW vs DEL is recovered from the raw
-// socket, and socket errors (ENOBUFS on overflow) are turned into a resync signal.
+// parsed errno code, dumps are filtered by table in JS. Change notifications do not come through the
+// package (it aborts the process when they overflow): see ./rtnl-multicast.ts.
 import { EventEmitter } from 'node:events';
 import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
 import type { Family } from '../config/types.js';
 import { ipFromBuffer, ipToBuffer, parseCidr, formatIp, networkOf, familyBits } from '../lib/ip.js';
+import { RtnlMulticast, type MulticastStats, type RtGroup } from './rtnl-multicast.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
 /** RT_TABLE_COMPAT: what goes in the 8-bit header field when the real table id is >= 256. */
 const RT_TABLE_COMPAT = 252;
 const REQUEST_TIMEOUT_MS = 5000;
-/** Listener sockets want a large buffer so a burst of changes does not overflow (ENOBUFS). */
+/** Replies to one request at a time; dumps are paced by the kernel to what we read. */
 const RECV_BUFFER = 4 << 20;
 const SEND_BUFFER = 1 << 20;
 
@@ -370,11 +371,11 @@ export interface NetlinkChange {
 
 interface WatcherEvents {
   change: [NetlinkChange];
-  /** Notifications were lost (ENOBUFS or another socket error): re-read everything. */
+  /** Notifications were lost (the receive queue overflowed, or a message could not be read): re-read everything. */
   resync: [reason: string];
 }
 
-const WATCH_GROUPS = ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_ROUTE', 'IPV6_ROUTE', 'IPV4_RULE', 'IPV6_RULE'] as const;
+const WATCH_GROUPS: readonly RtGroup[] = ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_ROUTE', 'IPV6_ROUTE', 'IPV4_RULE', 'IPV6_RULE'];
 
 /** Classifies a raw rtnetlink message; undefined for types we do not watch. */
 export function classifyChange(type: number, payload: Buffer): NetlinkChange | undefined {
@@ -399,33 +400,34 @@ export function classifyChange(type: number, payload: Buffer): NetlinkChange | u
 
 /** Multicast listener for link/address/route/rule changes. Emits 'change' per message and 'resync' on loss. */
 export class RtnlWatcher extends EventEmitter<WatcherEvents> {
-  private sock: RtNetlinkSocket | undefined;
+  private listener: RtnlMulticast | undefined;
 
+  /** Throws when the socket cannot be opened. */
   start(): void {
-    if (this.sock) return;
-    const sock = createRtNetlink({ ref: true, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
-    for (const g of WATCH_GROUPS) sock.addMembership(g);
-    // The RtNetlinkSocket's own 'message' event drops the message type (NEW vs DEL): use the inner socket.
-    sock.socket.on('message', (msgs) => {
-      for (const m of msgs) {
-        let change: NetlinkChange | undefined;
-        try {
-          change = classifyChange(m.type, m.data);
-        } catch {
-          this.emit('resync', `unparseable rtnetlink message type ${m.type}`);
-          continue;
-        }
-        if (change) this.emit('change', change);
+    if (this.listener) return;
+    const listener = new RtnlMulticast(WATCH_GROUPS);
+    listener.on('message', (type, payload) => {
+      let change: NetlinkChange | undefined;
+      try {
+        change = classifyChange(type, payload);
+      } catch (err) {
+        this.emit('resync', `unparseable rtnetlink message type ${type}: ${(err as Error).message}`);
+        return;
       }
+      if (change) this.emit('change', change);
     });
-    sock.socket.on('error', (err: { code?: string; message?: string }) => {
-      this.emit('resync', err.code === 'ENOBUFS' ? 'ENOBUFS: netlink notifications overflowed' : `netlink socket error: ${err.code ?? err.message}`);
-    });
-    this.sock = sock;
+    listener.on('loss', (reason) => this.emit('resync', reason));
+    listener.start();
+    this.listener = listener;
   }
 
   stop(): void {
-    this.sock?.socket.close();
-    this.sock = undefined;
+    this.listener?.stop();
+    this.listener = undefined;
+  }
+
+  /** Overflows and the receive buffer of the socket; undefined when not started. */
+  stats(): MulticastStats | undefined {
+    return this.listener?.stats();
   }
 }

@@ -84,6 +84,11 @@ export async function createMetrics(now: () => number = Date.now, observability?
   counter('egress_agent_dataplane_apply_failures_total', 'Dataplane applies that failed.', [], () => one(s!.dataplaneApplies.failures));
   counter('egress_agent_dataplane_drift_events_total', 'Drifted dataplane objects found, by kind.', ['kind'], () =>
     Object.entries(s!.dataplaneApplies.driftByKind).map(([kind, n]) => [{ kind }, n]));
+  counter('egress_agent_netlink_overflows_total',
+    'Overflows (ENOBUFS) of a netlink change listener: notifications were lost and its state was re-read in full.', ['listener'], () => [
+      ...(s!.dataplane?.netlink ? [[{ listener: 'dataplane' }, s!.dataplane.netlink.overflows] as Sample] : []),
+      ...(s!.upstream?.netlink ? [[{ listener: 'upstream' }, s!.upstream.netlink.overflows] as Sample] : []),
+    ]);
   registry.registerMetric({
     name: 'egress_agent_dataplane_apply_duration_seconds',
     help: 'Duration of dataplane apply passes.',

@@ -14,3 +14,27 @@ export function createLogger(level: string, opts: { pretty?: boolean; destinatio
   }
   return pino(base, pino.destination({ dest: 2, sync: true }));
 }
+
+/**
+ * For a log line that a burst would repeat many times a second (e.g. an overflow reported on every
+ * read): lets one through per interval and counts the ones held back in between.
+ */
+export class LogThrottle {
+  private last = -Infinity;
+  private held = 0;
+
+  constructor(private readonly intervalMs: number, private readonly now: () => number = Date.now) {}
+
+  /** undefined: leave this line out; otherwise log it, saying how many were left out since the last one. */
+  take(): number | undefined {
+    const t = this.now();
+    if (t - this.last < this.intervalMs) {
+      this.held++;
+      return undefined;
+    }
+    const held = this.held;
+    this.held = 0;
+    this.last = t;
+    return held;
+  }
+}

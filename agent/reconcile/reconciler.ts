@@ -12,6 +12,7 @@ import type { DesiredDataplane, Facts } from '../plan/types.js';
 import { applyDataplane, computeDrift, readLive, type LiveDataplane } from '../dataplane/apply.js';
 import { discover } from '../dataplane/discovery.js';
 import { Rtnl, RtnlWatcher, type NetlinkChange } from '../dataplane/netlink.js';
+import { LogThrottle } from '../lib/log.js';
 import type { ApplyResult, DataplaneReconciler, DataplaneStatus, Drift } from './types.js';
 
 export interface ReconcilerOptions {
@@ -22,6 +23,9 @@ export interface ReconcilerOptions {
 }
 
 type Trigger = ApplyResult['trigger'];
+
+/** A burst that overflows the netlink queue reports it on many reads: one log line per this interval. */
+const RESYNC_LOG_INTERVAL_MS = 10_000;
 
 /** JSON-friendly view of the live objects, for `egress-agent dataplane --json`. */
 export interface DataplaneInspection {
@@ -56,6 +60,7 @@ export class Reconciler extends EventEmitter implements DataplaneReconciler {
   private lastError: string | null = null;
   private applies = 0;
   private repairs = 0;
+  private readonly resyncLog = new LogThrottle(RESYNC_LOG_INTERVAL_MS);
 
   constructor(opts: ReconcilerOptions) {
     super();
@@ -174,11 +179,15 @@ export class Reconciler extends EventEmitter implements DataplaneReconciler {
     const watcher = new RtnlWatcher();
     watcher.on('change', (c) => this.onChange(c));
     watcher.on('resync', (reason) => {
-      this.log.warn({ reason }, 'netlink notifications lost; full resync');
+      const suppressed = this.resyncLog.take();
+      if (suppressed !== undefined) this.log.warn({ reason, overflows: watcher.stats()?.overflows, suppressed }, 'netlink notifications lost; full resync');
       this.schedule('netlink');
     });
     watcher.start();
     this.watcher = watcher;
+    const { receiveBufferBytes, forced, portId } = watcher.stats()!;
+    if (forced) this.log.info({ receiveBufferBytes, portId }, 'listening for netlink changes');
+    else this.log.warn({ receiveBufferBytes, portId, why: 'no CAP_NET_ADMIN: the receive buffer is capped by net.core.rmem_max, bursts of changes may overflow it' }, 'listening for netlink changes');
     this.periodic = setInterval(() => this.schedule('periodic'), this.config.reconcileIntervalMs);
   }
 
@@ -203,6 +212,7 @@ export class Reconciler extends EventEmitter implements DataplaneReconciler {
       lastError: this.lastError,
       applies: this.applies,
       repairs: this.repairs,
+      netlink: this.watcher?.stats() ?? null,
       interfaces: (this.facts?.families ?? []).map((f) => ({
         family: f.family,
         internal: f.internal.name,

@@ -1,5 +1,6 @@
 // What the dataplane reconciler reports to the daemon, health, metrics and the CLI.
 import type { DesiredDataplane } from '../plan/types.js';
+import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
 
 /** One difference between the desired and the live dataplane, precise enough for a log line. */
 export interface Drift {
@@ -32,6 +33,8 @@ export interface DataplaneStatus {
   lastError: string | null;
   applies: number;
   repairs: number;
+  /** The change listener while running: notifications lost to overflows (ENOBUFS) and its receive buffer. */
+  netlink: MulticastStats | null;
   /** Per-family interface facts in use, for /status. */
   interfaces: { family: 4 | 6; internal: string; external: string; internalUp: boolean; externalUp: boolean }[];
 }

@@ -2,7 +2,8 @@
 // process. Why a child rather than our own netlink socket: the tool drains the socket in its own
 // process (a busy or GC-pausing event loop does not stall the kernel queue), it can size the
 // socket buffer beyond net.core.rmem_max (SO_RCVBUFFORCE), and it reports overflows (ENOBUFS) and
-// keeps going. The `netlink` npm package, by contrast, aborts the whole process on ENOBUFS.
+// keeps going. The `netlink` npm package, by contrast, aborts the whole process on ENOBUFS (see
+// agent/dataplane/rtnl-multicast.ts, whose own reader replaces it for rtnetlink only).
 import { execa, type ResultPromise } from 'execa';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';

@@ -5,6 +5,7 @@
 // net.core.rmem_default, which a Pod cannot change (it is not writable in a network namespace).
 import { execa } from 'execa';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { parseProcNetNetlink } from '../lib/proc-net-netlink.js';
 
 export interface EventSocket {
   /** Netlink port id (what `ss` prints after "nft:", as a signed number). */
@@ -16,17 +17,12 @@ export interface EventSocket {
   drops: number;
 }
 
-/** Parses /proc/net/netlink: the NETLINK_NETFILTER socket with multicast groups among `inodes`. */
-export function parseProcNetNetlink(text: string, inodes: ReadonlySet<number>): EventSocket | undefined {
-  for (const line of text.split('\n').slice(1)) {
-    // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10 || f[1] !== '12' || /^0+$/.test(f[3]!)) continue;
-    const inode = Number(f[9]);
-    if (!inodes.has(inode)) continue;
-    return { portid: Number(f[2]) | 0, inode, rmem: Number(f[4]), drops: Number(f[8]) };
-  }
-  return undefined;
+const NETLINK_NETFILTER = 12;
+
+/** The NETLINK_NETFILTER socket with multicast groups among `inodes`, in /proc/net/netlink's text. */
+export function findEventSocket(text: string, inodes: ReadonlySet<number>): EventSocket | undefined {
+  const s = parseProcNetNetlink(text).find((x) => x.protocol === NETLINK_NETFILTER && !/^0+$/.test(x.groups) && inodes.has(x.inode));
+  return s && { portid: s.portid | 0, inode: s.inode, rmem: s.rmem, drops: s.drops };
 }
 
 function socketInodes(pid: number): Set<number> {
@@ -45,7 +41,7 @@ function socketInodes(pid: number): Set<number> {
 /** The event socket of process `pid` (in this network namespace), or undefined when not found. */
 export function readEventSocket(pid: number): EventSocket | undefined {
   try {
-    return parseProcNetNetlink(readFileSync('/proc/net/netlink', 'utf8'), socketInodes(pid));
+    return findEventSocket(readFileSync('/proc/net/netlink', 'utf8'), socketInodes(pid));
   } catch {
     return undefined; // the process is gone
   }

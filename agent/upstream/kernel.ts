@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
 import type { Family } from '../config/types.js';
 import { afOf, parseNetlinkError, Rtnl } from '../dataplane/netlink.js';
+import { RtnlMulticast, type MulticastStats } from '../dataplane/rtnl-multicast.js';
 import { addressClass, ipToBuffer, parseIp } from '../lib/ip.js';
 import type { LinkObservation, NudState } from './signals.js';
 
@@ -42,7 +43,7 @@ function linkObservation(m: rt.LinkMessage): LinkObservation {
 
 export class UpstreamKernel extends EventEmitter<KernelEvents> {
   private req: RtNetlinkSocket | undefined;
-  private listen: RtNetlinkSocket | undefined;
+  private listen: RtnlMulticast | undefined;
   private rtnl: Rtnl | undefined;
   private readonly indexOf = new Map<string, number>();
   private readonly nameOf = new Map<number, string>();
@@ -61,22 +62,16 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
     if (this.listen) return;
     this.req = createRtNetlink({ ref: false, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
     this.req.socket.on('error', () => {}); // requests fail through their own promises
-    const listen = createRtNetlink({ ref: true, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
-    listen.addMembership('LINK');
-    listen.addMembership('NEIGH');
-    // The RtNetlinkSocket's 'message' event loses NEW vs DEL: read the inner socket.
-    listen.socket.on('message', (msgs) => {
-      for (const m of msgs) {
-        try {
-          this.onMessage(m.type, m.data);
-        } catch (err) {
-          this.recover(`unparseable rtnetlink message type ${m.type}: ${(err as Error).message}`);
-        }
+    const listen = new RtnlMulticast(['LINK', 'NEIGH']);
+    listen.on('message', (type, payload) => {
+      try {
+        this.onMessage(type, payload);
+      } catch (err) {
+        this.recover(`unparseable rtnetlink message type ${type}: ${(err as Error).message}`);
       }
     });
-    listen.socket.on('error', (err: { code?: string; message?: string }) => {
-      this.recover(err.code === 'ENOBUFS' ? 'ENOBUFS: netlink notifications overflowed' : `netlink socket error: ${err.code ?? err.message}`);
-    });
+    listen.on('loss', (reason) => this.recover(reason));
+    listen.start();
     this.listen = listen;
     this.rtnl = Rtnl.open();
     await this.resync();
@@ -85,10 +80,15 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
   stop(): void {
     if (this.retry) clearTimeout(this.retry);
     this.retry = undefined;
-    this.listen?.socket.close();
+    this.listen?.stop();
     this.req?.socket.close();
     this.rtnl?.close();
     this.listen = this.req = this.rtnl = undefined;
+  }
+
+  /** Overflows and the receive buffer of the notification socket; undefined when not started. */
+  listenerStats(): MulticastStats | undefined {
+    return this.listen?.stats();
   }
 
   /** Notifications were lost: re-read everything, retrying every second until a read succeeds. */

@@ -4,7 +4,8 @@
 // into BFD AdminDown (see bfd-link.ts) and health into /readyz, /status and metrics.
 import { EventEmitter } from 'node:events';
 import type { Family } from '../config/types.js';
-import type { Logger } from '../lib/log.js';
+import { LogThrottle, type Logger } from '../lib/log.js';
+import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
 import { UpstreamKernel, type NeighbourWatch } from './kernel.js';
 import type { ProbeTarget, UpstreamOptions } from './options.js';
 import { UpstreamPolicy, type SignalStatus, type UpstreamFamilyStatus } from './policy.js';
@@ -26,6 +27,8 @@ interface MonitorEvents {
   /** Every probe run (for counters and latency histograms). */
   probe: [ProbeResultEvent];
 }
+
+const RESYNC_LOG_INTERVAL_MS = 10_000;
 
 export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
   private readonly policy: UpstreamPolicy;
@@ -55,7 +58,12 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
       // A lost entry (carrier loss flushes the cache, GC) is re-resolved now, not at the next round.
       if (nud === 'absent' && this.running && this.opts.neighbourVerifyIntervalMs > 0) this.verifyNeighbour(w);
     });
-    this.kernel.on('resync', (reason) => this.log?.warn({ reason }, 'upstream: re-reading link and neighbour state'));
+    // An overflow is reported on many reads while a burst lasts: one line per interval.
+    const resyncLog = new LogThrottle(RESYNC_LOG_INTERVAL_MS);
+    this.kernel.on('resync', (reason) => {
+      const suppressed = resyncLog.take();
+      if (suppressed !== undefined) this.log?.warn({ reason, suppressed }, 'upstream: re-reading link and neighbour state');
+    });
   }
 
   /** Reads the current link and neighbour state, then starts re-verification and probes. */
@@ -98,6 +106,10 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
 
   status(): UpstreamFamilyStatus[] {
     return this.policy.statuses();
+  }
+
+  netlink(): MulticastStats | null {
+    return this.kernel.listenerStats() ?? null;
   }
 
   /** Every signal's current verdict (for /status and per-signal metrics). */

@@ -1,11 +1,13 @@
-// N-API glue for the BFD engine ("bfd-js"). JS configures sessions and reads status; the engine
-// thread reports state changes in batches through ONE ThreadSafeFunction (never per packet).
+// N-API glue for the BFD engine ("bfd-js"), plus the rtnetlink listener (rtnl_reader.cc). JS
+// configures sessions and reads status; the engine thread reports state changes in batches through
+// ONE ThreadSafeFunction (never per packet).
 #include <napi.h>
 
 #include <memory>
 
 #include "io/engine.h"
 #include "mem/release.h"
+#include "rtnl_reader.h"
 
 namespace {
 
@@ -319,7 +321,8 @@ Napi::Value ReleaseExecutablePages(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("releaseExecutablePages", Napi::Function::New(env, ReleaseExecutablePages));
-  exports.Set("abiVersion", Napi::Number::New(env, 3));
+  exports.Set("RtnlReader", DefineRtnlReader(env));
+  exports.Set("abiVersion", Napi::Number::New(env, 4));
   return exports;
 }
 

@@ -120,6 +120,7 @@ export class FakeReconciler extends EventEmitter implements ReconcilerPort {
     return {
       desired: null, verified: this.verified, lastApply: null, lastError: this.verified ? null : 'route missing', applies: 1, repairs: 0,
       interfaces: [{ family: 4, internal: 'eth0', external: 'net1', internalUp: true, externalUp: this.externalUp }],
+      netlink: { overflows: 0, truncated: 0, receiveBufferBytes: 33554432, forced: true, portId: 123 },
     };
   }
 }

@@ -118,7 +118,8 @@ console.log(JSON.stringify({ level: 30, msg: 'reconciler started' }));
 /** A running reconciler in a gateway namespace; its JSON log lines are collected. */
 export class AgentProcess {
   readonly lines: LogLine[] = [];
-  private readonly waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  private readonly waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void; reject: (e: Error) => void }[] = [];
+  private closed = false;
   private readonly child: ResultPromise;
   stderr = '';
 
@@ -152,12 +153,22 @@ export class AgentProcess {
       }
     });
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    // A dead agent logs nothing more: fail its waiters now, with what it said, not at their timeouts.
+    this.child.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w.reject(this.exitError());
+    });
+  }
+
+  private exitError(): Error {
+    return new Error(`the agent exited (${String(this.exit)}) without a matching log line; stderr: ${this.stderr}`);
   }
 
   /** Resolves with the first log line (already seen from index `from`, or future) matching `pred`. */
   waitFor(pred: (l: LogLine) => boolean, timeoutMs: number, from = 0): Promise<LogLine> {
     const seen = this.lines.slice(from).find(pred);
     if (seen) return Promise.resolve(seen);
+    if (this.closed) return Promise.reject(this.exitError());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.findIndex((w) => w.resolve === done), 1);
@@ -167,8 +178,22 @@ export class AgentProcess {
         clearTimeout(timer);
         resolve(l);
       };
-      this.waiters.push({ pred, resolve: done });
+      this.waiters.push({ pred, resolve: done, reject: (e) => {
+        clearTimeout(timer);
+        reject(e);
+      } });
     });
+  }
+
+  /** The agent's pid (`ip netns exec` execs node in place). */
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`agent process did not start; stderr: ${this.stderr}`);
+    return this.child.pid;
+  }
+
+  /** Null while the process runs; its exit code, or the signal that ended it. */
+  get exit(): number | string | null {
+    return this.child.exitCode ?? this.child.signalCode;
   }
 
   async stop(): Promise<void> {

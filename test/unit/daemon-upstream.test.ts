@@ -11,6 +11,7 @@ import type { BfdDiag, BfdSessionState } from '../../agent/bfd/types.js';
 import type { GatewayConfig, UpstreamConfig } from '../../agent/config/types.js';
 import { Daemon } from '../../agent/daemon/daemon.js';
 import type { SnatRecorderPort, UpstreamMonitorPort } from '../../agent/daemon/ports.js';
+import type { MulticastStats } from '../../agent/dataplane/rtnl-multicast.js';
 import type { SnatRecordsConfig } from '../../agent/snat/config.js';
 import type { SnatStatus } from '../../agent/snat/types.js';
 import type { ProbeResultEvent, SignalStatus, UpstreamFamilyStatus, UpstreamOptions } from '../../agent/upstream/index.js';
@@ -54,6 +55,9 @@ class FakeMonitor extends EventEmitter implements UpstreamMonitorPort {
   }
   signals(): SignalStatus[] {
     return this.options.families.map((f) => ({ family: f.family, signal: 'link', name: f.interface, state: 'ok', detail: 'up', since: 1 }));
+  }
+  netlink(): MulticastStats | null {
+    return { overflows: 1, truncated: 0, receiveBufferBytes: 425984, forced: false, portId: 456 };
   }
   /** Test hook: the monitor's verdict for a family changes. */
   set(family: 4 | 6, withdraw: boolean, message: string): void {
@@ -160,7 +164,8 @@ t.test('the monitor watches the configured families on the discovered external i
   t.same(order, ['bfd sessions started', 'upstream'], 'sessions exist before the monitor can withdraw them');
   t.same(daemon.status().upstream, {
     off: null, families: [{ family: 4, healthy: true, withdraw: false, reasons: [], since: 1 }],
-    signals: [{ family: 4, signal: 'link', name: 'net1', state: 'ok', detail: 'up', since: 1 }], probes: [], bfdActions: { adminDown: 0, adminUp: 0 },
+    signals: [{ family: 4, signal: 'link', name: 'net1', state: 'ok', detail: 'up', since: 1 }], probes: [],
+    netlink: { overflows: 1, truncated: 0, receiveBufferBytes: 425984, forced: false, portId: 456 }, bfdActions: { adminDown: 0, adminUp: 0 },
   });
 });
 

@@ -29,7 +29,10 @@ function status(): AgentStatus {
         { local: 'fd00::b', remote: 'fdff::1', state: null, recovery: { phase: 'CircuitOpen', attempts: 4, lastAction: 'ReplayConfiguration', lastResult: 'x', nextRetry: 5 } },
       ],
     },
-    dataplane: { desired: null, verified: false, lastApply: null, lastError: null, applies: 2, repairs: 1, interfaces: [] },
+    dataplane: {
+      desired: null, verified: false, lastApply: null, lastError: null, applies: 2, repairs: 1, interfaces: [],
+      netlink: { overflows: 3, truncated: 0, receiveBufferBytes: 33554432, forced: true, portId: 123 },
+    },
     dataplaneApplies: applies,
     upstream: {
       off: null,
@@ -37,6 +40,7 @@ function status(): AgentStatus {
         { family: 4, healthy: false, withdraw: true, since: 1, reasons: [{ signal: 'link', name: 'net1', state: 'failed', withdraw: true, message: 'link net1: no carrier (operstate down)' }] },
         { family: 6, healthy: true, withdraw: false, since: 1, reasons: [] },
       ],
+      netlink: { overflows: 0, truncated: 0, receiveBufferBytes: 33554432, forced: true, portId: 123 },
       signals: [
         { family: 4, signal: 'link', name: 'net1', state: 'failed', detail: 'no carrier', since: 1 },
         { family: 6, signal: 'probe', name: 'tcp [2001:db8::10]:443', state: 'ok', detail: 'connected', since: 1 },
@@ -117,6 +121,8 @@ t.test('metrics: egress_agent_* and Kube-OVN kube_ovn_bfdd_* read from the statu
   t.equal(value('egress_agent_dataplane_applies_total'), 2);
   t.equal(value('egress_agent_dataplane_repairs_total'), 1);
   t.equal(value('egress_agent_dataplane_drift_events_total{kind="route"}'), 1);
+  t.equal(value('egress_agent_netlink_overflows_total{listener="dataplane"}'), 3);
+  t.equal(value('egress_agent_netlink_overflows_total{listener="upstream"}'), 0);
   t.equal(value('egress_agent_dataplane_apply_duration_seconds_bucket{le="0.05"}'), 1);
   t.equal(value('egress_agent_dataplane_apply_duration_seconds_bucket{le="1"}'), 2);
   t.equal(value('egress_agent_dataplane_apply_duration_seconds_bucket{le="+Inf"}'), 2);
@@ -144,8 +150,9 @@ t.test('metrics: egress_agent_* and Kube-OVN kube_ovn_bfdd_* read from the statu
   const again = await m.render(later);
   t.notMatch(again, /egress_agent_bfd_session_state\{/, 'sessions that are gone leave no stale series');
   t.match(again, /kube_ovn_bfdd_up_sessions 0/);
-  const off = await m.render({ ...later, upstream: { off: 'disabled by configuration', families: [], signals: [], probes: [], bfdActions: { adminDown: 0, adminUp: 0 } } });
+  const off = await m.render({ ...later, upstream: { off: 'disabled by configuration', families: [], signals: [], probes: [], netlink: null, bfdActions: { adminDown: 0, adminUp: 0 } } });
   t.notMatch(off, /egress_agent_upstream_(healthy|withdrawn|signal_state)\{/, 'upstream off: no per-family series');
+  t.notMatch(off, /egress_agent_netlink_overflows_total\{listener="upstream"\}/, 'upstream off: no upstream listener series');
 });
 
 t.test('metrics: the observability sources (interfaces, conntrack, SNAT recorder) go into the same registry', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseProcNetNetlink, parseSsReceiveBuffer } from '../../agent/snat/event-socket.js';
+import { findEventSocket, parseSsReceiveBuffer } from '../../agent/snat/event-socket.js';
 
 // Captured in a gateway namespace with `conntrack -E -e NEW -o xml,id --buffer-size 8388608` running:
 // its query socket (port 3346, groups 0) got the 16 MiB buffer, its event socket (random port,
@@ -19,10 +19,10 @@ UNCONN 0      0                nft:conntrack/3346             *    	 skmem:(r0,r
 `;
 
 t.test('finds the event socket (netfilter, with groups) among the process sockets', async (t) => {
-  t.same(parseProcNetNetlink(PROC_NET_NETLINK, new Set([243623, 243624])), { portid: -1805148951, inode: 243624, rmem: 4352, drops: 170 });
-  t.equal(parseProcNetNetlink(PROC_NET_NETLINK, new Set([243623])), undefined, 'the query socket has no groups');
-  t.equal(parseProcNetNetlink(PROC_NET_NETLINK, new Set([111133])), undefined);
-  t.equal(parseProcNetNetlink('', new Set([1])), undefined);
+  t.same(findEventSocket(PROC_NET_NETLINK, new Set([243623, 243624])), { portid: -1805148951, inode: 243624, rmem: 4352, drops: 170 });
+  t.equal(findEventSocket(PROC_NET_NETLINK, new Set([243623])), undefined, 'the query socket has no groups');
+  t.equal(findEventSocket(PROC_NET_NETLINK, new Set([111133])), undefined);
+  t.equal(findEventSocket('', new Set([1])), undefined);
 });
 
 t.test('the receive buffer of a port from ss', async (t) => {
