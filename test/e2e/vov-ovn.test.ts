@@ -119,13 +119,17 @@ await t.test('a lone replica comes Up at 100/100/3 within a round trip, over the
 
   // RFC 5880 6.8.3 slows only DesiredMinTx while not Up. FRR also advertises RequiredMinRx = 1 s
   // then, and OVN 23.03 keeps its 1 s TX after the Poll lowers it: FRR flaps forever at these
-  // timers (lab.md 6.3 #1). We advertise the configured 100 ms from the first packet.
+  // timers (lab.md 6.3 #1). We advertise the configured 100 ms in every packet.
   const ourPackets = await ours.stop();
   for (const f of FAMS) {
     const mine = ourPackets.filter((x) => x.src === addr('gw1', f));
-    if (!mine.length) t.comment(`captured from gw1: ${JSON.stringify(ourPackets.slice(0, 8))}`);
-    t.match(mine[0], { state: 'Down', yourDiscr: 0, ttl: 255, desiredMinTxUs: 1_000_000, requiredMinRxUs: 100_000, mult: 3 }, `${f}: our first packet: Down, DesiredMinTx 1 s, RequiredMinRx 100 ms`);
-    t.match(mine.find((x) => x.state === 'Init'), { poll: true, yourDiscr: rows.get(addr('gw1', f))!.disc }, `${f}: our Init carries a Poll`);
+    // Our first packet is Down, or already Init when OVN's Down arrived before it was built.
+    const upAt = mine.findIndex((x) => x.state === 'Up');
+    const notUp = upAt < 0 ? mine : mine.slice(0, upAt);
+    t.ok(notUp.length > 0, `${f}: ${notUp.length} packets before Up (${notUp.map((x) => x.state).join(', ')})`);
+    t.same([...new Set(notUp.map((x) => `${x.desiredMinTxUs}/${x.requiredMinRxUs}/${x.mult}/${x.ttl}`))], ['1000000/100000/3/255'],
+      `${f}: before Up we advertise DesiredMinTx 1 s and RequiredMinRx 100 ms (multiplier 3, TTL 255)`);
+    t.match(notUp.find((x) => x.state === 'Init'), { poll: true, yourDiscr: rows.get(addr('gw1', f))!.disc }, `${f}: our Init carries a Poll`);
   }
   for (const p of await theirs.packets) {
     const row = rows.get(p.dst)!;
