@@ -270,24 +270,24 @@ start_daemons() {
   local spec dir name sock
   for spec in ovs:conf:db ovn:ovnnb_db:ovnnb_db ovn:ovnsb_db:ovnsb_db; do
     IFS=: read -r dir name sock <<<"$spec"
-    in_ovs ovsdb-server "$STATE/$dir/$name.db" --remote="punix:$STATE/$dir/$sock.sock" \
+    in_ovs ovsdb-server -vconsole:off "$STATE/$dir/$name.db" --remote="punix:$STATE/$dir/$sock.sock" \
       --pidfile="$STATE/ovsdb-$name.pid" --unixctl="$STATE/$dir/ovsdb-$name.ctl" \
-      --log-file="$STATE/log/ovsdb-$name.log" -vconsole:off --detach --no-chdir
+      --log-file="$STATE/log/ovsdb-$name.log" --detach --no-chdir
   done
   vsctl --no-wait init
   # --disable-system: only the userspace datapath (there is no openvswitch kernel module here).
-  in_ovs ovs-vswitchd "$OVS_DB" --pidfile="$STATE/ovs-vswitchd.pid" --unixctl="$OVS_RUNDIR/ovs-vswitchd.ctl" \
-    --log-file="$STATE/log/ovs-vswitchd.log" -vconsole:off --detach --no-chdir --disable-system --disable-system-route
+  in_ovs ovs-vswitchd -vconsole:off "$OVS_DB" --pidfile="$STATE/ovs-vswitchd.pid" --unixctl="$OVS_RUNDIR/ovs-vswitchd.ctl" \
+    --log-file="$STATE/log/ovs-vswitchd.log" --detach --no-chdir --disable-system --disable-system-route
   vsctl add-br br-int -- set bridge br-int datapath_type=netdev fail-mode=secure \
     other-config:disable-in-band=true
-  in_ovs ovn-northd --ovnnb-db="$NB_DB" --ovnsb-db="$SB_DB" --pidfile="$STATE/ovn-northd.pid" \
-    --unixctl="$OVN_RUNDIR/ovn-northd.ctl" --log-file="$STATE/log/ovn-northd.log" -vconsole:off --detach --no-chdir
+  in_ovs ovn-northd -vconsole:off --ovnnb-db="$NB_DB" --ovnsb-db="$SB_DB" --pidfile="$STATE/ovn-northd.pid" \
+    --unixctl="$OVN_RUNDIR/ovn-northd.ctl" --log-file="$STATE/log/ovn-northd.log" --detach --no-chdir
   nbctl init
   vsctl set open . "external_ids:system-id=$CHASSIS" "external_ids:ovn-remote=$SB_DB" \
     external_ids:ovn-encap-type=geneve external_ids:ovn-encap-ip=127.0.0.1 \
     external_ids:ovn-bridge-datapath-type=netdev
-  in_ovs ovn-controller "$OVS_DB" --pidfile="$STATE/ovn-controller.pid" \
-    --log-file="$STATE/log/ovn-controller.log" -vconsole:off --detach --no-chdir
+  in_ovs ovn-controller -vconsole:off "$OVS_DB" --pidfile="$STATE/ovn-controller.pid" \
+    --log-file="$STATE/log/ovn-controller.log" --detach --no-chdir
 }
 
 setup_logical() {
