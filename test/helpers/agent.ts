@@ -23,6 +23,13 @@ export const AGENTS_RUN_DIR = '/run/vea-agents';
 export const HEALTH_PORT = 10669;
 
 export type { AgentStatus, Verdict };
+
+/** What an agent needs from its lab: the replica's namespace and Kube-OVN environment (Lab, OvnLab). */
+export interface ReplicaHost {
+  ns(node: LabNode): string;
+  env(gw: LabNode): Promise<Record<string, string>>;
+}
+
 /** A session as the control socket reports it: the daemon's view plus the engine's details. */
 export type SessionView = DaemonSessionView & Partial<Omit<BfdSessionDetail, keyof DaemonSessionView>>;
 
@@ -225,7 +232,7 @@ export class Agent {
   private readonly waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   private keepLog: string | null = null;
 
-  private constructor(readonly lab: Lab, readonly gw: LabNode, home: AgentHome, env: Record<string, string>, args: string[]) {
+  private constructor(readonly lab: ReplicaHost, readonly gw: LabNode, home: AgentHome, env: Record<string, string>, args: string[]) {
     this.paths = home.paths(gw);
     mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
     // Through bin/egress-agent, the entrypoint the image has too: its Node.js flags are part of what is tested.
@@ -258,7 +265,7 @@ export class Agent {
    * Starts the agent in `gw` and waits for its "agent started" line (rejects, with its output,
    * if it exits or does not get there). It is SIGKILLed in t's teardown if still running.
    */
-  static async start(t: TeardownHost, lab: Lab, home: AgentHome, gw: LabNode, opts: AgentStartOptions = {}): Promise<Agent> {
+  static async start(t: TeardownHost, lab: ReplicaHost, home: AgentHome, gw: LabNode, opts: AgentStartOptions = {}): Promise<Agent> {
     const p = home.paths(gw);
     const env: Record<string, string> = {
       PATH: `${opts.nodeDir ?? dirname(process.execPath)}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,

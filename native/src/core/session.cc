@@ -185,6 +185,13 @@ void Session::set_state(State to, Diag diag, Micros now) {
     eff_rx_ = adv_rx_;
   }
   update_advertised(now);
+  // N-10: entering Init, poll. The peer must answer a Poll at once (RFC 5880 6.5, 6.8.6) with its
+  // state, which our Init has just made Up; otherwise its Up waits for its periodic packet.
+  // OVN 23.03's pinctrl sends periodic packets only when one of ours wakes it, i.e. about once a
+  // second while we are slow (not Up), so a detection time under 1 s expired in Init before its
+  // Up came: sessions flapped Init <-> Down for seconds and OVN's SB status with them (the e2e
+  // test vov-ovn). The P bit rides the Init announcement (T-09) and the periodic packets after it.
+  if (to == State::Init) begin_poll();
   if (obs_) obs_->on_state_change(*this, from, to, diag, now);
 }
 
@@ -208,7 +215,11 @@ void Session::update_advertised(Micros) {
 }
 
 void Session::begin_poll() {
-  if (poll_active_) { poll_queued_ = true; return; }  // N-07: one Poll at a time
+  // N-07: one Poll at a time, so a Final is never taken for values the peer has not seen. That
+  // matters only while a change waits for the Final (N-02, N-03); when every advertised value is
+  // already in effect (e.g. going Up during N-10's Poll: the faster TX applies at once), the
+  // running Poll simply carries the new values and either Final completes it.
+  if (poll_active_ && (eff_tx_ != adv_tx_ || eff_rx_ != adv_rx_)) { poll_queued_ = true; return; }
   poll_active_ = true;
   poll_tx_ = adv_tx_;
   poll_rx_ = adv_rx_;
