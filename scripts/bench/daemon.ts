@@ -3,8 +3,11 @@
 //   steady after the startup-page release; baseline: `node -e` idling.
 // - exec probe cost: the native client vs the Node.js CLI doing the same `probe live`.
 // - drain reaction: SIGTERM -> the peer's Down (AdminDown) vs SIGKILL -> the peer's detection.
+// - the agent in a memory cgroup with Kube-OVN's 64 MiB limit and with 48 MiB: usage, reclaim,
+//   major faults, and whether BFD held.
 import { execa, type ResultPromise } from 'execa';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from '../../agent/control/client.js';
@@ -19,11 +22,14 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 /** bin/egress-agent runs `node` from PATH: here the agent's own copy, as in the image, whose pages
  * no other process maps (the benchmark harness is Node.js too). */
-function startAgent(dir: string, env: Record<string, string>): ResultPromise {
-  return execa('ip', ['netns', 'exec', GW, path.join(ROOT, 'bin/egress-agent'), 'run', '--log-level', 'warn'], {
+function startAgent(dir: string, env: Record<string, string>, cgroup?: string): ResultPromise {
+  const argv = ['ip', 'netns', 'exec', GW, path.join(ROOT, 'bin/egress-agent'), 'run', '--log-level', 'warn'];
+  // In a cgroup: the shell moves itself there, then execs the agent (the cgroup path is an argument).
+  const [file, args] = cgroup ? ['sh', ['-c', 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', 'sh', cgroup, ...argv]] : [argv[0]!, argv.slice(1)];
+  return execa(file, args, {
     env: { PATH: `${dir}/bin:${process.env.PATH!}`, ...env, EGRESS_AGENT_SOCKET: `${dir}/control.sock`, EGRESS_AGENT_COMPAT_SOCKET: `${dir}/compat.sock`,
       EGRESS_AGENT_BFD_STATE_PATH: `${dir}/bfd-state.json` },
-    extendEnv: false, reject: false, stdout: 'ignore', stderr: 'ignore', cwd: ROOT,
+    extendEnv: false, reject: false, stdout: 'ignore', stderr: 'ignore', cwd: ROOT, forceKillAfterDelay: 30_000,
   });
 }
 
@@ -41,6 +47,19 @@ async function sampleMem(pid: number, ms: number): Promise<Mem & { maxRss: numbe
   for (const end = Date.now() + ms; Date.now() < end; await sleep(1000)) xs.push(await mem(pid));
   const med = (k: keyof Mem) => median(xs.map((x) => x[k]));
   return { rss: med('rss'), anon: med('anon'), file: med('file'), maxRss: Math.max(...xs.map((x) => x.rss)), n: xs.length };
+}
+
+const CGROUP_V1_MEMORY = '/sys/fs/cgroup/memory';
+
+/** cgroup v1 memory counters of `dir`, in MiB where they are sizes. */
+async function cgroupMem(dir: string): Promise<{ usage: number; maxUsage: number; failcnt: number; majorFaults: number; cache: number; rss: number }> {
+  const num = async (f: string) => Number((await readFile(`${dir}/${f}`, 'utf8')).trim());
+  const stat = await readFile(`${dir}/memory.stat`, 'utf8');
+  const st = (k: string) => Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(stat)?.[1] ?? NaN);
+  return {
+    usage: (await num('memory.usage_in_bytes')) / 2 ** 20, maxUsage: (await num('memory.max_usage_in_bytes')) / 2 ** 20,
+    failcnt: await num('memory.failcnt'), majorFaults: st('total_pgmajfault'), cache: st('total_cache') / 2 ** 20, rss: st('total_rss') / 2 ** 20,
+  };
 }
 
 async function waitForRelease(socket: string, timeoutMs: number): Promise<NonNullable<AgentStatus['memory']['startupRelease']>> {
@@ -157,12 +176,69 @@ async function main(): Promise<void> {
       `| baseline: SIGKILL (detection) | ${kills.length} | ${fmt(median(kills))} | ${fmt(Math.min(...kills))} .. ${fmt(Math.max(...kills))} |`,
       '',
     );
+
+    out.push(...await underMemoryLimits(dir, env));
   } finally {
     await lab('frr', P, 'down').catch(() => undefined);
     await lab('down', P).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
   process.stdout.write(out.join('\n'));
+}
+
+/**
+ * The agent in a cgroup v1 memory controller with a hard limit, from a cold start: its own node
+ * copy with the page cache dropped, so the binary's pages are charged to the agent's cgroup as in a
+ * Pod. Usage includes page cache (binary, scripts, iptables tools), which the kernel reclaims at the
+ * limit; major faults count how often reclaimed pages had to be read again.
+ */
+async function underMemoryLimits(dir: string, env: Record<string, string>): Promise<string[]> {
+  const head = ['### Under a memory limit (cgroup v1, as the kubelet sets it; cold start)', ''];
+  if (!existsSync(`${CGROUP_V1_MEMORY}/memory.limit_in_bytes`)) return [...head, '_(skipped: no cgroup v1 memory controller here)_', ''];
+  const rows: string[] = [];
+  for (const limitMiB of [64, 48]) {
+    const cg = `${CGROUP_V1_MEMORY}/vbd-agent-${limitMiB}`;
+    await mkdir(cg, { recursive: true });
+    await writeFile(`${cg}/memory.limit_in_bytes`, String(limitMiB * 2 ** 20));
+    await rm(`${dir}/bin/node`, { force: true });
+    await copyFile(process.execPath, `${dir}/bin/node`);
+    await execa('dd', [`if=${dir}/bin/node`, 'iflag=nocache', 'count=0']); // drop its page cache
+    const agent = startAgent(dir, env, cg);
+    try {
+      await lab('frr', P, 'wait', LOCAL, 'up', '60');
+      const release = await waitForRelease(`${dir}/control.sock`, 90_000);
+      await sleep(5000);
+      const a = await cgroupMem(cg);
+      await sleep(30_000);
+      const b = await cgroupMem(cg);
+      const st = await request(`${dir}/control.sock`, 'status') as AgentStatus;
+      const sessions = st.bfd?.sessions ?? [];
+      const held = `${sessions.filter((x) => x.state === 'Up').length}/${sessions.length} Up, ${sessions.reduce((n, x) => n + (x.flaps ?? 0), 0)} flaps`;
+      const t0 = Date.now();
+      agent.kill('SIGTERM');
+      const exit = await agent;
+      const drain = `exit ${exit.exitCode ?? exit.signal} after ${fmt((Date.now() - t0) / 1000, 1)} s`;
+      log(`cgroup ${limitMiB} MiB: max usage ${fmt(b.maxUsage)} MiB, major faults ${b.majorFaults - a.majorFaults} in 30 s, ${held}, ${drain}`);
+      rows.push(`| ${limitMiB} | ${fmt(b.maxUsage)} | ${fmt(b.usage)} (${fmt(b.rss)} + ${fmt(b.cache)}) | ${fmt(st.memory.rssBytes / 2 ** 20)} | ${b.failcnt} | ${b.majorFaults - a.majorFaults} | ${held} | ${release.error ?? 'ok'} | ${drain} |`);
+    } finally {
+      agent.kill('SIGKILL');
+      await agent;
+      // Whatever the agent left (its conntrack child, if execa had to SIGKILL a slow drain).
+      for (const pid of (await readFile(`${cg}/cgroup.procs`, 'utf8')).split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+      for (let i = 0; i < 50 && (await readFile(`${cg}/cgroup.procs`, 'utf8')).trim() !== ''; i++) await sleep(100);
+      await rmdir(cg);
+    }
+  }
+  return [
+    ...head,
+    '| limit MiB | max usage MiB | usage at the end MiB (anon + page cache) | agent RSS MiB | limit hits (failcnt) | major faults in the last 30 s | BFD after the run | page release | SIGTERM drain |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    'A hit means the kernel reclaimed page cache instead of growing: no OOM kill, the anonymous part stays far below',
+    'the limit. Major faults show the cost: pages of the binary read back from disk.',
+    '',
+  ];
 }
 
 await main();
