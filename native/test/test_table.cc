@@ -209,6 +209,55 @@ TEST("deadline heap: 200 sessions with different intervals each transmit on sche
   CHECK(out.sent.size() - mark >= size_t(100 * 4));
 }
 
+TEST("deadline heap: wake_time() is the earliest session deadline through random adds, removes, packets and admin changes") {
+  // The heap keeps copies of the sessions' deadlines; any operation that moves one without
+  // re-sifting would let a session wake late (or, after run(), leave a due session behind).
+  XorShiftRandom r(7);
+  Table t(r);
+  Micros now = kStart;
+  CaptureSink out(now);
+  const Addr local = v4(10, 0, 0, 1);
+  auto peer = [](int i) { return v4(10, 2, 0, uint8_t(i)); };
+  std::vector<bool> live(64, false);
+  auto check_min = [&] {
+    Micros want = kNever;
+    t.for_each([&want](const Session& s) { want = std::min(want, s.wake_time()); });
+    CHECK_EQ(t.wake_time(), want);
+  };
+  for (int step = 0; step < 4000; step++) {
+    const int i = int(r.next32() % 64);
+    const uint32_t discr = uint32_t(0x100 + i), peer_discr = uint32_t(0x900 + i);
+    switch (r.next32() % 6) {
+      case 0:  // add, or remove a live session
+        if (!live[i]) CHECK(t.add(config(local, peer(i), discr, 10 + r.next32() % 200, 10 + r.next32() % 200, uint8_t(1 + r.next32() % 3)), now) == nullptr);
+        else CHECK(t.remove(local, peer(i), out, now));
+        live[i] = !live[i];
+        break;
+      case 1:
+      case 2: {  // a packet from the peer in a random state, with or without our discriminator
+        const State st = State(r.next32() % 4);
+        auto b = raw(pkt(st, peer_discr, st == State::Down ? 0 : discr, 10000, 10000));
+        t.receive(RxMeta{local, peer(i), 255}, b.data(), b.size(), now);
+        break;
+      }
+      case 3:
+        if (r.next32() % 2) t.admin_down(local, peer(i), Diag::AdminDown, now);
+        else t.admin_up(local, peer(i), now);
+        break;
+      case 4:
+        if (live[i]) CHECK(t.change(config(local, peer(i), discr, 10 + r.next32() % 200, 10 + r.next32() % 200), now) == nullptr);
+        break;
+      default:  // time passes; everything due runs
+        now += Micros(r.next32() % 30000);
+        t.run(now, out);
+        CHECK(t.wake_time() > now);
+        break;
+    }
+    check_min();
+  }
+  CHECK(out.sent.size() > 1000);
+}
+
 TEST("event log: bounded, overflow counted") {
   ScriptedRandom r;
   TableOptions opt;

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Capture, NodeChild, cpuMs, fmt, gaps, lab, log, median, quantile, rssMiB, sleep } from './lib.js';
 
-const P = 'vbb';
+// BENCH_BFD_PREFIX: another lab prefix, so two runs (e.g. an A/B of two builds) cannot collide.
+const P = process.env.BENCH_BFD_PREFIX ?? 'vbb';
 const GW = `${P}-gw1`, OVN = `${P}-ovn`;
 const LOCAL = '10.16.0.11', PEER = '10.255.255.255';
 const N_KILLS = Number(process.env.BENCH_KILLS ?? 8);
@@ -212,7 +213,7 @@ async function scale(): Promise<string> {
   for (const n of counts) {
     const ours = n === 0 ? [] : addrs.slice(0, n).map((a, i) => spec(50, LOCAL, a, 0x2000 + i));
     const theirs = addrs.slice(0, n).map((a, i) => spec(50, a, LOCAL, 0x8000 + i));
-    const oursFile = path.join(tmpdir(), `vbb-ours-${n}.json`), theirsFile = path.join(tmpdir(), `vbb-theirs-${n}.json`);
+    const oursFile = path.join(tmpdir(), `${P}-ours-${n}.json`), theirsFile = path.join(tmpdir(), `${P}-theirs-${n}.json`);
     await writeFile(oursFile, JSON.stringify(ours));
     await writeFile(theirsFile, JSON.stringify(theirs));
     const a = new NodeChild(GW, 'bfd-node.js', [`@${oursFile}`]);

@@ -258,6 +258,26 @@ async function runTests(): Promise<void> {
     t.equal(await a.call('alive'), true);
   });
 
+  await t.test('a session on a local address configured later transmits once the address exists (S-02 port kept)', async (t) => {
+    // The Pod's IP can appear after the agent: the TX socket is bound with IP_FREEBIND and only
+    // connected once a route from that address exists.
+    const fromB = b.events.length;
+    await a.call('add', specA('192.0.2.50', '192.0.2.2', 0x0a000050));
+    await b.call('add', specA('192.0.2.2', '192.0.2.50', 0x0b000050));
+    const failing = await until('sends to fail while the address is missing', 5000, async () => {
+      const s = (await a.sessions()).find((x) => x.local === '192.0.2.50');  // added asynchronously
+      return s !== undefined && s.counters.txErrors > 0 && s;
+    });
+    await ip('-n', nsA, 'addr', 'add', '192.0.2.50/24', 'dev', ifA);
+    await b.waitEvent((e) => e.local === '192.0.2.2' && e.remote === '192.0.2.50' && e.to === 'Up', 10_000, fromB);
+    const up = await a.session('192.0.2.50', '192.0.2.2');
+    t.equal(up.state, 'Up');
+    t.equal(up.srcPort, failing.srcPort, 'same source port before and after');
+    await a.call('remove', '192.0.2.50', '192.0.2.2');
+    await b.call('remove', '192.0.2.2', '192.0.2.50');
+    await ip('-n', nsA, 'addr', 'del', '192.0.2.50/24', 'dev', ifA);
+  });
+
   await t.test('peer killed: Down with ControlDetectionTimeExpired within the detection time + slack (X-02)', async (t) => {
     const fromB = b.events.length;
     const detect = new Map((await b.sessions()).map((s) => [s.local, s.detectTimeMs]));
@@ -271,6 +291,23 @@ async function runTests(): Promise<void> {
     const st = await b.session('192.0.2.2', '192.0.2.1');
     await until('RemoteDiscr reset after a detection time (V-03)', 3000, async () => (await b.session('192.0.2.2', '192.0.2.1')).remoteDiscr === 0);
     t.equal(st.state, 'Down');
+  });
+
+  await t.test('with the peer gone (ICMP port unreachable back), every packet still leaves the connected TX socket', async (t) => {
+    // B's active IPv4 session keeps sending at 1 s to a namespace with no listener. Each ICMP
+    // error is reported by failing the next send() of a connected socket; the engine retries it.
+    const icmpIn = async (): Promise<number> => {
+      const snmp = (await ip('netns', 'exec', nsB, 'cat', '/proc/net/snmp')).stdout.split('\n').filter((l) => l.startsWith('Icmp:'));
+      const [names, values] = snmp.map((l) => l.split(/\s+/));
+      return Number(values![names!.indexOf('InDestUnreachs')]);
+    };
+    const before = await b.session('192.0.2.2', '192.0.2.1');
+    const icmpBefore = await icmpIn();
+    await new Promise((r) => setTimeout(r, 3500));
+    const after = await b.session('192.0.2.2', '192.0.2.1');
+    t.ok(await icmpIn() > icmpBefore, 'port unreachable errors came back');
+    t.ok(after.counters.packetsOut >= before.counters.packetsOut + 3, `still sending (${after.counters.packetsOut - before.counters.packetsOut} packets)`);
+    t.equal(after.counters.txErrors, before.counters.txErrors, 'no packet lost to a reported ICMP error');
   });
 
   await t.test('restarted peer with the same discriminators comes back Up', async (t) => {

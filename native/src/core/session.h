@@ -85,10 +85,8 @@ class Session {
   const Counters& counters() const { return counters_; }
   const AuthState& auth_state() const { return auth_; }
 
-  // Owner bookkeeping (table slot, heap position, I/O binding).
+  // Owner bookkeeping (table slot, I/O binding).
   size_t slot = 0;
-  size_t heap_pos = 0;
-  Micros heap_key = 0;
   void* user = nullptr;
 
  private:

@@ -27,6 +27,7 @@ const char* Table::add(const SessionConfig& cfg, Micros now, Session** out) {
   if (free_slots_.empty()) {
     slot = slots_.size();
     slots_.emplace_back();
+    heap_pos_.emplace_back();
   } else {
     slot = free_slots_.back();
     free_slots_.pop_back();
@@ -36,10 +37,9 @@ const char* Table::add(const SessionConfig& cfg, Micros now, Session** out) {
   s->slot = slot;
   by_pair_[PairKey{cfg.local, cfg.remote}] = s;
   by_discr_[cfg.local_discr] = s;
-  s->heap_pos = heap_.size();
-  heap_.push_back(s);
-  s->heap_key = s->wake_time();
-  sift_up(s->heap_pos);
+  heap_.push_back(HeapEntry{s->wake_time(), uint32_t(slot)});
+  heap_pos_[slot] = uint32_t(heap_.size() - 1);
+  sift_up(heap_.size() - 1);
   if (out) *out = s;
   return nullptr;
 }
@@ -104,12 +104,15 @@ Micros Table::drain(Micros now) {
 void Table::receive(const RxMeta& meta, const uint8_t* buf, size_t len, Micros now) {
   Packet p;
   Drop why;
-  Session* pair = find(meta.local, meta.remote);
-  if (!decode(buf, len, p, why)) { count(pair, why); return; }  // R-01..R-06
+  if (!decode(buf, len, p, why)) { count(find(meta.local, meta.remote), why); return; }  // R-01..R-06
+  // a non-zero Your Discriminator alone selects the session. In the steady state that
+  // session is the one of the packet's address pair, which then needs no second lookup.
+  Session* s = p.your_discr != 0 ? find_discr(p.your_discr) : nullptr;
+  Session* pair = s && s->config().local == meta.local && s->config().remote == meta.remote
+                      ? s
+                      : find(meta.local, meta.remote);
   if (!pair) { count(nullptr, Drop::NotAPeer); return; }
-  Session* s;
-  if (p.your_discr != 0) {  // Your Discriminator alone selects the session
-    s = find_discr(p.your_discr);
+  if (p.your_discr != 0) {
     if (!s) {
       // OVN keeps sending a stale Your Discriminator after a timeout (bfd.md §2.9 #2): treat a
       // Down/AdminDown packet from the configured peer of a Down session like Your Discr 0.
@@ -136,8 +139,8 @@ void Table::receive(const RxMeta& meta, const uint8_t* buf, size_t len, Micros n
 
 void Table::run(Micros now, PacketSink& sink) {
   uint8_t buf[kMaxPacketLen];
-  while (!heap_.empty() && heap_[0]->heap_key <= now) {
-    Session* s = heap_[0];
+  while (!heap_.empty() && heap_[0].key <= now) {
+    Session* s = slots_[heap_[0].slot].get();
     s->run(now);
     while (s->should_send(now)) {
       const size_t n = s->build_packet(buf, sizeof buf, now);
@@ -168,48 +171,54 @@ void Table::count(Session* s, Drop d) {
 }
 
 void Table::heap_update(Session* s) {
-  const Micros old = s->heap_key;
-  s->heap_key = s->wake_time();
-  if (s->heap_key < old) sift_up(s->heap_pos);
-  else sift_down(s->heap_pos);
+  const size_t i = heap_pos_[s->slot];
+  const Micros old = heap_[i].key;
+  const Micros key = s->wake_time();
+  if (key == old) return;  // e.g. a received packet that leaves the next transmission as it was
+  heap_[i].key = key;
+  if (key < old) sift_up(i);
+  else sift_down(i);
 }
 
 void Table::heap_erase(Session* s) {
-  const size_t i = s->heap_pos;
-  const size_t last = heap_.size() - 1;
-  if (i != last) heap_swap(i, last);
+  const size_t i = heap_pos_[s->slot];
+  const HeapEntry last = heap_.back();
   heap_.pop_back();
-  if (i < heap_.size()) {
-    sift_up(i);
-    sift_down(heap_[i]->heap_pos);
-  }
+  if (i == heap_.size()) return;  // it was the last entry
+  heap_set(i, last);
+  sift_up(i);
+  sift_down(heap_pos_[last.slot]);
 }
 
-void Table::heap_swap(size_t a, size_t b) {
-  std::swap(heap_[a], heap_[b]);
-  heap_[a]->heap_pos = a;
-  heap_[b]->heap_pos = b;
+void Table::heap_set(size_t i, HeapEntry e) {
+  heap_[i] = e;
+  heap_pos_[e.slot] = uint32_t(i);
 }
 
+// Both sifts move a hole instead of swapping: one write per level.
 void Table::sift_up(size_t i) {
+  const HeapEntry e = heap_[i];
   while (i > 0) {
     const size_t parent = (i - 1) / 2;
-    if (heap_[parent]->heap_key <= heap_[i]->heap_key) break;
-    heap_swap(i, parent);
+    if (heap_[parent].key <= e.key) break;
+    heap_set(i, heap_[parent]);
     i = parent;
   }
+  heap_set(i, e);
 }
 
 void Table::sift_down(size_t i) {
+  const HeapEntry e = heap_[i];
+  const size_t n = heap_.size();
   for (;;) {
-    const size_t l = 2 * i + 1, r = l + 1;
-    size_t m = i;
-    if (l < heap_.size() && heap_[l]->heap_key < heap_[m]->heap_key) m = l;
-    if (r < heap_.size() && heap_[r]->heap_key < heap_[m]->heap_key) m = r;
-    if (m == i) return;
-    heap_swap(i, m);
-    i = m;
+    const size_t l = 2 * i + 1;
+    if (l >= n) break;
+    const size_t c = l + 1 < n && heap_[l + 1].key < heap_[l].key ? l + 1 : l;
+    if (e.key <= heap_[c].key) break;
+    heap_set(i, heap_[c]);
+    i = c;
   }
+  heap_set(i, e);
 }
 
 }  // namespace bfd

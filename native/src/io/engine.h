@@ -1,7 +1,8 @@
 // The engine thread: owns the session table, the sockets, epoll and a CLOCK_MONOTONIC timerfd.
-// All transmission, reception and detection happen here. The JS thread talks to it through a
-// locked command queue plus an eventfd, reads status under the state mutex, and is told about
-// state changes in batches through one notify callback (a ThreadSafeFunction in the addon).
+// All transmission, reception and detection happen here; with many sessions in batched passes
+// (kBatchMinSessions in engine.cc). The JS thread talks to it through a locked command queue
+// plus an eventfd, reads status under the state mutex, and is told about state changes in
+// batches through one notify callback (a ThreadSafeFunction in the addon).
 #pragma once
 #include <atomic>
 #include <functional>
@@ -77,6 +78,7 @@ class Engine {
     enum class Kind { Add, Change, Remove, AdminDown, AdminUp, Drain } kind;
     SessionConfig cfg;
     IoSession* io = nullptr;
+    int rx_fd = -1;  // Add: the receive socket for the session's local address
     Diag diag = Diag::None;
     Micros grace = 0;
   };
@@ -90,6 +92,8 @@ class Engine {
   void loop();
   void apply(Command& c, Micros now);
   void read_socket(int fd, Micros now);
+  void watch_rx(int fd);
+  void poll_rx(bool on);
   void arm_timer(Micros wake);
   void publish_events(bool drained);
   int rx_socket(const Addr& local, const std::string& device, std::string& err);
@@ -109,6 +113,11 @@ class Engine {
   std::mutex state_mu_;  // the table and the engine-thread-owned fields below
   Micros drain_deadline_ = kNever;
   uint64_t loops_ = 0;
+
+  // Engine thread only: every receive socket, and whether they are polled (not in epoll).
+  std::vector<int> rx_list_;
+  bool rx_polled_ = false;
+  std::unique_ptr<RxBatch> rx_batch_;
 
   std::mutex cmd_mu_;
   std::vector<Command> commands_;
