@@ -24,9 +24,12 @@ for b in bfd dataplane daemon upstream snat throughput; do
   {
     echo "## $b"
     echo
-    echo "Command: \`node $js\`"
+    # The dataplane benchmark runs the agent's code in-process: with the agent's Node.js flags.
+    flags=()
+    [ "$b" = dataplane ] && flags=(--max-semi-space-size=1 --lite-mode --no-expose-wasm)
+    echo "Command: \`node ${flags[*]}${flags:+ }$js\`"
     echo
-    if ! node "$js"; then echo; echo "_(this benchmark failed in this run; see the log)_"; fi
+    if ! node "${flags[@]}" "$js"; then echo; echo "_(this benchmark failed in this run; see the log)_"; fi
     echo
   } >> "$tmp"
 done
