@@ -102,7 +102,7 @@ async function run(agent: NodeChild, ct: number, rate: number): Promise<Row> {
 
 function table(rows: Row[], bufferBytes: number | null): string {
   const lines = [
-    '| offered flows/s | flows sent | NEW events received | events dropped (kernel) | overflow reports | records written/s | recorder CPU % (node) | conntrack CPU % | RSS MiB node / conntrack (max) |',
+    '| offered flows/s | flows sent | NEW events received | events dropped (kernel) | overflow reports | records written/s | recorder CPU % (node) | conntrack CPU % | RSS MiB node (the benchmark\'s recorder process, default Node.js flags) / conntrack (max) |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
