@@ -9,7 +9,9 @@
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-readonly LAB_DIR
+readonly LAB_DIR LAB_TOOL=lab.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$LAB_DIR/common.sh"
 readonly RUN_ROOT=/run/vea-lab
 readonly BFDD=/usr/lib/frr/bfdd
 readonly ECHO_PORT=8080
@@ -46,117 +48,29 @@ EOF
   exit 2
 }
 
-die() {
-  echo "lab.sh: $*" >&2
-  exit 1
-}
 
 PREFIX=vea
 ARGS=()
-# Options come before the first positional argument (so `exec NODE CMD -p ...` passes -p to CMD).
-# Command-specific options are collected in OPTS for the command to validate.
 declare -A OPTS=()
 parse_args() {
-  while (($#)); do
-    case $1 in
-      -p | --prefix)
-        (($# >= 2)) || die "$1 needs a value"
-        PREFIX=$2
-        shift 2
-        ;;
-      --replicas | --family | --ext-family | --from | --rt)
-        (($# >= 2)) || die "$1 needs a value"
-        OPTS[$1]=$2
-        shift 2
-        ;;
-      --)
-        shift
-        break
-        ;;
-      -*) die "unknown option: $1" ;;
-      *) break ;;
-    esac
-  done
-  ARGS=("$@")
-  [[ $PREFIX =~ ^[a-z][a-z0-9]{0,8}$ ]] ||
-    die "invalid prefix '$PREFIX': 1-9 characters [a-z0-9], starting with a letter"
+  parse_opts "--replicas --family --ext-family --from --rt" "$@"
   STATE=$RUN_ROOT/$PREFIX
   FRR_DIR=$STATE/frr
-}
-
-only_opts() {
-  local k allowed=" $* "
-  for k in "${!OPTS[@]}"; do
-    [[ $allowed == *" $k "* ]] || die "option $k is not valid for this command"
-  done
 }
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 
-ns() { echo "$PREFIX-$1"; }
-nip() {
-  local n=$1
-  shift
-  ip -n "$(ns "$n")" "$@"
-}
 nsysctl() {
   local n=$1
   shift
   ip netns exec "$(ns "$n")" sysctl -q -w "$@" >/dev/null
 }
-ns_exists() { [[ -e /run/netns/$1 ]]; }
-link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
-
-# Live = exists and is not a zombie (killed daemons stay zombies until PID 1 reaps them).
-pid_alive() {
-  local stat
-  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-  stat=${stat##*) }
-  [[ ${stat%% *} != Z ]]
-}
-
-# Pid from PIDFILE if that process is alive and was started by us (its command line names the
-# pid file, so a recycled pid is never mistaken for ours).
-owned_pid() {
-  local pidfile=$1 pid cmdline
-  [[ -s $pidfile ]] || return 1
-  read -r pid <"$pidfile" || return 1
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  pid_alive "$pid" || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ $cmdline == *"$pidfile"* ]] || return 1
-  echo "$pid"
-}
-
-now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
 
 join_by() {
   local IFS=$1
   shift
   echo "$*"
-}
-
-# stop_pidfile PIDFILE [SIGNAL]: SIGNAL (default TERM), SIGKILL after 2 s; waits until it is gone.
-stop_pidfile() {
-  local pidfile=$1 sig=${2:-TERM} pid deadline
-  if pid=$(owned_pid "$pidfile"); then
-    kill "-$sig" "$pid" 2>/dev/null || true
-    deadline=$(($(now_us) + 2000000))
-    while pid_alive "$pid"; do
-      if (($(now_us) > deadline)); then
-        if [[ $sig == KILL ]]; then
-          echo "lab.sh: pid $pid (from $pidfile) survives SIGKILL" >&2
-          return 1
-        fi
-        sig=KILL
-        kill -KILL "$pid" 2>/dev/null || true
-        deadline=$(($(now_us) + 2000000))
-      fi
-      sleep 0.02
-    done
-  fi
-  rm -f "$pidfile"
 }
 
 # Family predicates (FAMILY = internal side, EXT_FAMILY = underlay side).
@@ -204,33 +118,11 @@ check_gw() {
 # ---------------------------------------------------------------------------------------------
 # up / down
 
-# Create a namespace and record ownership. The marker is written first so that even a SIGKILL
-# right after creation leaves nothing `down` does not know about; if the name turns out to be
-# taken (`ip netns add` refuses existing names), the marker is withdrawn and the foreign
-# namespace is left alone.
-add_ns() {
-  local name
-  name=$(ns "$1")
-  ns_exists "$name" && die "namespace $name already exists and was not created by this lab"
-  : >"$STATE/netns/$name"
-  if ! ip netns add "$name"; then
-    rm -f "$STATE/netns/$name"
-    die "cannot create namespace $name"
-  fi
-  nip "$1" link set lo up
-}
 
-# veth_pair NODE_A IF_A NODE_B IF_B TMP: create with temporary root-namespace names (prefixed, so
-# they cannot collide with another lab), recorded first as in add_ns, then moved and renamed.
+# veth_pair NODE_A IF_A NODE_B IF_B TMP: created as TMPa/TMPb (new_veth), then moved and renamed.
 veth_pair() {
   local a=$1 ifa=$2 b=$3 ifb=$4 tmp=$5
-  link_exists "${tmp}a" && die "link ${tmp}a already exists in the root namespace"
-  link_exists "${tmp}b" && die "link ${tmp}b already exists in the root namespace"
-  : >"$STATE/links/${tmp}a"
-  if ! ip link add "${tmp}a" type veth peer name "${tmp}b"; then
-    rm -f "$STATE/links/${tmp}a"
-    die "cannot create veth pair ${tmp}a/${tmp}b"
-  fi
+  new_veth "$tmp"
   ip link set "${tmp}a" netns "$(ns "$a")" name "$ifa"
   ip link set "${tmp}b" netns "$(ns "$b")" name "$ifb"
   nip "$a" link set "$ifa" up
@@ -420,44 +312,17 @@ cmd_up() {
 # failures (and keeps the state directory, so `down` can be retried) rather than stopping half-way.
 teardown() {
   [[ -d $STATE ]] || return 0
-  local f name rc=0
+  local rc=0
   stop_pidfile "$FRR_DIR/bfdd.pid" || rc=1
   stop_pidfile "$STATE/echo-server.pid" || rc=1
   stop_pidfile "$STATE/ecmp-follow.pid" || rc=1
-  for f in "$STATE"/netns/* "$STATE"/links/*; do
-    [[ -e $f ]] || continue
-    name=${f##*/}
-    case ${f%/*} in
-      */netns) if ns_exists "$name" && ! ip netns del "$name"; then rc=1 && continue; fi ;;
-      */links) if link_exists "$name" && ! ip link del "$name"; then rc=1 && continue; fi ;;
-    esac
-    rm -f "$f"
-  done
-  if ((rc == 0)); then rm -rf "$STATE"; else echo "lab.sh: teardown of '$PREFIX' incomplete; state kept in $STATE" >&2; fi
-  return "$rc"
+  remove_recorded "$rc"
 }
 
-cmd_down() {
-  only_opts
-  ((${#ARGS[@]} == 0)) || die "down takes no positional arguments (got: ${ARGS[*]})"
-  if [[ ! -d $STATE ]]; then
-    echo "lab '$PREFIX' is not up; nothing to do"
-    return 0
-  fi
-  teardown
-  echo "lab '$PREFIX' down"
-}
+cmd_down() { down_cmd lab; }
 
 # ---------------------------------------------------------------------------------------------
 # exec / env / info / ecmp / curl
-
-cmd_exec() {
-  only_opts
-  ((${#ARGS[@]} >= 2)) || die "usage: lab.sh exec [-p PREFIX] NODE CMD..."
-  load_state
-  check_node "${ARGS[0]}"
-  exec ip netns exec "$(ns "${ARGS[0]}")" "${ARGS[@]:1}"
-}
 
 cmd_env() {
   only_opts

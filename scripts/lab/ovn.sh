@@ -19,7 +19,9 @@ set -euo pipefail
 
 readonly RUN_ROOT=/run/vea-lab
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-readonly LAB_DIR
+readonly LAB_DIR LAB_TOOL=ovn.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$LAB_DIR/common.sh"
 readonly BFD_DEFAULT_TX=100 BFD_DEFAULT_RX=100 BFD_DEFAULT_MULT=3
 readonly LRP=lrp-gw LR=lr0 LS=ls-gw LRP_MAC=0a:00:00:16:00:01
 
@@ -51,38 +53,11 @@ EOF
   exit 2
 }
 
-die() {
-  echo "ovn.sh: $*" >&2
-  exit 1
-}
-
 PREFIX=vov
 ARGS=()
 declare -A OPTS=()
 parse_args() {
-  while (($#)); do
-    case $1 in
-      -p | --prefix)
-        (($# >= 2)) || die "$1 needs a value"
-        PREFIX=$2
-        shift 2
-        ;;
-      --gateways | --family)
-        (($# >= 2)) || die "$1 needs a value"
-        OPTS[$1]=$2
-        shift 2
-        ;;
-      --)
-        shift
-        break
-        ;;
-      -*) die "unknown option: $1" ;;
-      *) break ;;
-    esac
-  done
-  ARGS=("$@")
-  [[ $PREFIX =~ ^[a-z][a-z0-9]{0,8}$ ]] ||
-    die "invalid prefix '$PREFIX': 1-9 characters [a-z0-9], starting with a letter"
+  parse_opts "--gateways --family" "$@"
   STATE=$RUN_ROOT/$PREFIX-ovn
   # Every OVS/OVN tool finds its daemons and sockets through these (never /var/run/openvswitch).
   export OVS_RUNDIR=$STATE/ovs OVS_LOGDIR=$STATE/log OVS_DBDIR=$STATE/ovs OVS_SYSCONFDIR=$STATE/etc
@@ -93,69 +68,11 @@ parse_args() {
   CHASSIS=$PREFIX-chassis
 }
 
-only_opts() {
-  local k allowed=" $* "
-  for k in "${!OPTS[@]}"; do
-    [[ $allowed == *" $k "* ]] || die "option $k is not valid for this command"
-  done
-}
 
 # ---------------------------------------------------------------------------------------------
-# Small helpers (the same conventions as lab.sh)
+# Small helpers (the rest are in common.sh, shared with lab.sh)
 
-ns() { echo "$PREFIX-$1"; }
-nip() {
-  local n=$1
-  shift
-  ip -n "$(ns "$n")" "$@"
-}
 in_ovs() { ip netns exec "$(ns ovs)" "$@"; }
-ns_exists() { [[ -e /run/netns/$1 ]]; }
-link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
-now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
-
-# Live = exists and is not a zombie (killed daemons stay zombies until PID 1 reaps them).
-pid_alive() {
-  local stat
-  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-  stat=${stat##*) }
-  [[ ${stat%% *} != Z ]]
-}
-
-# Pid from PIDFILE if that process is alive and its command line names the pid file (so a
-# recycled pid is never mistaken for one of ours).
-owned_pid() {
-  local pidfile=$1 pid cmdline
-  [[ -s $pidfile ]] || return 1
-  read -r pid <"$pidfile" || return 1
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  pid_alive "$pid" || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ $cmdline == *"$pidfile"* ]] || return 1
-  echo "$pid"
-}
-
-# stop_pidfile PIDFILE: SIGTERM, SIGKILL after 2 s; waits until it is gone.
-stop_pidfile() {
-  local pidfile=$1 sig=TERM pid deadline
-  if pid=$(owned_pid "$pidfile"); then
-    kill "-$sig" "$pid" 2>/dev/null || true
-    deadline=$(($(now_us) + 2000000))
-    while pid_alive "$pid"; do
-      if (($(now_us) > deadline)); then
-        if [[ $sig == KILL ]]; then
-          echo "ovn.sh: pid $pid (from $pidfile) survives SIGKILL" >&2
-          return 1
-        fi
-        sig=KILL
-        kill -KILL "$pid" 2>/dev/null || true
-        deadline=$(($(now_us) + 2000000))
-      fi
-      sleep 0.02
-    done
-  fi
-  rm -f "$pidfile"
-}
 
 # wait_for DESCRIPTION TIMEOUT_S CMD...: polls CMD every 50 ms.
 wait_for() {
@@ -212,32 +129,12 @@ ctrl_appctl() {
 # ---------------------------------------------------------------------------------------------
 # up / down
 
-# Create a namespace and record ownership first (a SIGKILL right after creation leaves nothing
-# `down` does not know about); a name that is taken is refused and left alone.
-add_ns() {
-  local name
-  name=$(ns "$1")
-  ns_exists "$name" && die "namespace $name already exists and was not created by this lab"
-  : >"$STATE/netns/$name"
-  if ! ip netns add "$name"; then
-    rm -f "$STATE/netns/$name"
-    die "cannot create namespace $name"
-  fi
-  nip "$1" link set lo up
-}
 
-# plug NODE INDEX_NAME MAC: a veth whose "eth0" end is in PREFIX-NODE and whose p-NODE end is an
-# OVS port of br-int bound to logical switch port NODE. The root-namespace names it is created
-# with are recorded first, as in add_ns.
+# plug NODE INDEX_NAME MAC: a veth (new_veth) whose "eth0" end is in PREFIX-NODE and whose p-NODE
+# end is an OVS port of br-int bound to logical switch port NODE.
 plug() {
   local node=$1 tmp=$2 mac=$3
-  link_exists "${tmp}a" && die "link ${tmp}a already exists in the root namespace"
-  link_exists "${tmp}b" && die "link ${tmp}b already exists in the root namespace"
-  : >"$STATE/links/${tmp}a"
-  if ! ip link add "${tmp}a" type veth peer name "${tmp}b"; then
-    rm -f "$STATE/links/${tmp}a"
-    die "cannot create veth pair ${tmp}a/${tmp}b"
-  fi
+  new_veth "$tmp"
   ip link set "${tmp}a" netns "$(ns "$node")" name eth0
   ip link set "${tmp}b" netns "$(ns ovs)" name "p-$node"
   nip "$node" link set eth0 address "$mac"
@@ -351,33 +248,14 @@ port_bound() {
 # (and keeps the state directory, so `down` can be retried).
 teardown() {
   [[ -d $STATE ]] || return 0
-  local f name rc=0
+  local f rc=0
   for f in kicker bfd-monitor ovn-controller ovn-northd ovs-vswitchd ovsdb-ovnsb_db ovsdb-ovnnb_db ovsdb-conf; do
     stop_pidfile "$STATE/$f.pid" || rc=1
   done
-  for f in "$STATE"/netns/* "$STATE"/links/*; do
-    [[ -e $f ]] || continue
-    name=${f##*/}
-    case ${f%/*} in
-      */netns) if ns_exists "$name" && ! ip netns del "$name"; then rc=1 && continue; fi ;;
-      */links) if link_exists "$name" && ! ip link del "$name"; then rc=1 && continue; fi ;;
-    esac
-    rm -f "$f"
-  done
-  if ((rc == 0)); then rm -rf "$STATE"; else echo "ovn.sh: teardown of '$PREFIX' incomplete; state kept in $STATE" >&2; fi
-  return "$rc"
+  remove_recorded "$rc"
 }
 
-cmd_down() {
-  only_opts
-  ((${#ARGS[@]} == 0)) || die "down takes no positional arguments (got: ${ARGS[*]})"
-  if [[ ! -d $STATE ]]; then
-    echo "OVN lab '$PREFIX' is not up; nothing to do"
-    return 0
-  fi
-  teardown
-  echo "OVN lab '$PREFIX' down"
-}
+cmd_down() { down_cmd 'OVN lab'; }
 
 # ---------------------------------------------------------------------------------------------
 # env / info / exec
@@ -422,14 +300,6 @@ cmd_info() {
   printf '{"prefix":"%s","family":"%s","stateDir":"%s","chassis":"%s","router":"%s","routerPort":{"name":"%s","mac":"%s",%s},"namespaces":{"ovs":"%s","kick":"%s"},"gateways":{%s}}\n' \
     "$PREFIX" "$FAMILY" "$STATE" "$CHASSIS" "$LR" "$LRP" "$LRP_MAC" "$(IFS=,; echo "${lrp[*]}")" \
     "$(ns ovs)" "$(ns kick)" "$gws"
-}
-
-cmd_exec() {
-  only_opts
-  ((${#ARGS[@]} >= 2)) || die "usage: ovn.sh exec [-p PREFIX] NODE CMD..."
-  load_state
-  check_node "${ARGS[0]}"
-  exec ip netns exec "$(ns "${ARGS[0]}")" "${ARGS[@]:1}"
 }
 
 # ---------------------------------------------------------------------------------------------
