@@ -31,6 +31,7 @@ const PROBE_FAILURE_ACTIONS = ['report', 'withdraw'] as const satisfies readonly
  * notes each correction it made. */
 type Field<T> = (v: unknown, report: Report, note: Note) => T | undefined;
 
+/** Types a parser as a Field (inline parsers get their parameter types from it). */
 const field = <T>(parse: Field<T>): Field<T> => parse;
 
 /** One problem found, keyed by setting id. */

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { LogWaiters } from './log-waiters.js';
 import { execa } from 'execa';
 import type { BfdSessionDetail } from '../../agent/bfd/types.js';
 import type { SessionView as DaemonSessionView } from '../../agent/daemon/bfd-sessions.js';
@@ -221,7 +222,6 @@ let nextRequestId = 1;
 
 /** One `egress-agent run` in a lab replica. */
 export class Agent {
-  readonly lines: LogLine[] = [];
   /** Lines that were not JSON (e.g. a config error printed before the logger exists). */
   readonly otherOutput: string[] = [];
   readonly exited: Promise<AgentExit>;
@@ -229,7 +229,11 @@ export class Agent {
   readonly pid: number;
   readonly paths: AgentPaths;
   private readonly child: ChildProcess;
-  private readonly waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  private readonly log = new LogWaiters<LogLine>();
+  /** Its JSON log lines so far. */
+  get lines(): readonly LogLine[] {
+    return this.log.lines;
+  }
   private keepLog: string | null = null;
 
   private constructor(readonly lab: ReplicaHost, readonly gw: LabNode, home: AgentHome, env: Record<string, string>, args: string[]) {
@@ -253,6 +257,7 @@ export class Agent {
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal, at: Date.now() };
+        this.log.end(() => new Error(`${gw}: the agent exited (${JSON.stringify(this.exitInfo)}) before the log line waited for; ${this.tail()}`));
         resolve(this.exitInfo);
       });
     });
@@ -295,13 +300,7 @@ export class Agent {
       this.otherOutput.push(text);
       return;
     }
-    this.lines.push(line);
-    for (const w of [...this.waiters]) {
-      if (w.pred(line)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
+    this.log.push(line);
   }
 
   running(): boolean {
@@ -319,29 +318,7 @@ export class Agent {
 
   /** The first log line from index `from` on (already seen or future) matching pred. */
   waitLog(pred: (l: LogLine) => boolean, timeoutMs: number, from = 0, what = 'matching log line'): Promise<LogLine> {
-    const seen = this.lines.slice(from).find(pred);
-    if (seen) return Promise.resolve(seen);
-    if (!this.running()) return Promise.reject(new Error(`${this.gw}: ${what}: the agent exited (${JSON.stringify(this.exitInfo)}); ${this.tail()}`));
-    return new Promise((resolve, reject) => {
-      const entry = {
-        pred,
-        resolve: (l: LogLine) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(entry), 1);
-        reject(new Error(`${this.gw}: no ${what} within ${timeoutMs} ms; ${this.tail()}`));
-      }, timeoutMs);
-      this.waiters.push(entry);
-      void this.exited.then(() => {
-        if (!this.waiters.includes(entry)) return;
-        this.waiters.splice(this.waiters.indexOf(entry), 1);
-        clearTimeout(timer);
-        reject(new Error(`${this.gw}: ${what}: the agent exited (${JSON.stringify(this.exitInfo)}); ${this.tail()}`));
-      });
-    });
+    return this.log.wait(pred, timeoutMs, from, () => new Error(`${this.gw}: no ${what} within ${timeoutMs} ms; ${this.tail()}`));
   }
 
   /** The last log lines and stderr, for failure messages. */

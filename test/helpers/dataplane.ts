@@ -7,6 +7,7 @@ import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab, LabNode } from './lab.js';
+import { LogWaiters } from './log-waiters.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin/egress-agent');
@@ -117,9 +118,11 @@ console.log(JSON.stringify({ level: 30, msg: 'reconciler started' }));
 
 /** A running reconciler in a gateway namespace; its JSON log lines are collected. */
 export class AgentProcess {
-  readonly lines: LogLine[] = [];
-  private readonly waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void; reject: (e: Error) => void }[] = [];
-  private closed = false;
+  private readonly log = new LogWaiters<LogLine>();
+  /** Its JSON log lines so far. */
+  get lines(): readonly LogLine[] {
+    return this.log.lines;
+  }
   private readonly child: ResultPromise;
   stderr = '';
 
@@ -143,21 +146,12 @@ export class AgentProcess {
         } catch {
           continue;
         }
-        this.lines.push(line);
-        for (const w of [...this.waiters]) {
-          if (w.pred(line)) {
-            this.waiters.splice(this.waiters.indexOf(w), 1);
-            w.resolve(line);
-          }
-        }
+        this.log.push(line);
       }
     });
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     // A dead agent logs nothing more: fail its waiters now, with what it said, not at their timeouts.
-    this.child.on('close', () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w.reject(this.exitError());
-    });
+    this.child.on('close', () => this.log.end(() => this.exitError()));
   }
 
   private exitError(): Error {
@@ -166,23 +160,7 @@ export class AgentProcess {
 
   /** Resolves with the first log line (already seen from index `from`, or future) matching `pred`. */
   waitFor(pred: (l: LogLine) => boolean, timeoutMs: number, from = 0): Promise<LogLine> {
-    const seen = this.lines.slice(from).find(pred);
-    if (seen) return Promise.resolve(seen);
-    if (this.closed) return Promise.reject(this.exitError());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.findIndex((w) => w.resolve === done), 1);
-        reject(new Error(`no matching agent log line within ${timeoutMs} ms; stderr: ${this.stderr}`));
-      }, timeoutMs);
-      const done = (l: LogLine): void => {
-        clearTimeout(timer);
-        resolve(l);
-      };
-      this.waiters.push({ pred, resolve: done, reject: (e) => {
-        clearTimeout(timer);
-        reject(e);
-      } });
-    });
+    return this.log.wait(pred, timeoutMs, from, () => new Error(`no matching agent log line within ${timeoutMs} ms; stderr: ${this.stderr}`));
   }
 
   /** The agent's pid (`ip netns exec` execs node in place). */
