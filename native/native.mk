@@ -6,6 +6,8 @@ NATIVE_CORE := $(wildcard native/src/core/*.cc)
 NATIVE_CORE_H := $(wildcard native/src/core/*.h)
 # Memory release (mem/): tested here too, with real mappings.
 NATIVE_MEM := $(wildcard native/src/mem/*.cc) $(wildcard native/src/mem/*.h)
+# The rtnetlink batch filler is I/O-side but syscall-free (the read is injected): tested here too.
+NATIVE_RTNL_H := native/src/io/rtnl_batch.h
 NATIVE_TEST_SRC := $(wildcard native/test/*.cc) $(wildcard native/test/*.h)
 NATIVE_FLAGS := -std=c++17 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer -Inative/src -Inative/test
 NATIVE_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -13,7 +15,7 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: native-test test-native fuzz
 
-$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_TEST_SRC) native/native.mk
+$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_RTNL_H) $(NATIVE_TEST_SRC) native/native.mk
 	@mkdir -p $(NATIVE_OUT)
 	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_MEM) $(NATIVE_TEST_SRC))
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "check.h"
-#include "core/rtnl_batch.h"
+#include "io/rtnl_batch.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/rtnl_batch.h"
+#include "io/rtnl_batch.h"
 
 namespace rtnl {
 
