@@ -1,5 +1,5 @@
 // Local discriminators that stay the same across agent restarts, so a peer that still holds our
-// old discriminator (OVN keeps sending it after a timeout, bfd.md §2.9 #2) reaches the restarted
+// old discriminator (OVN keeps sending it after a timeout, OVN-04, docs/bfd-requirements.md) reaches the restarted
 // session at once. Persisted as JSON (written atomically); when the file cannot be written, new
 // ones are derived from a hash of (local, remote), which is just as stable.
 import { createHash, randomInt } from 'node:crypto';

@@ -199,7 +199,7 @@ function sessionSet(args: string[], r: Reply): { item: TimerItem; value: number 
     const us = timeValue(args.slice(1), item, r);
     if (us === null) return null;
     if (item === 'mintx' && us === 0) return fail(r, "'set mintx' value can not be 0.\n");
-    // We never advertise sub-millisecond intervals (OVN rejects them, see reference/bfd.md 2.9).
+    // We never advertise sub-millisecond intervals (OVN rejects them, OVN-05 in docs/bfd-requirements.md).
     if (us % 1000 !== 0 || us === 0) return fail(r, `Must supply a whole number of milliseconds for 'set ${item}' (egress-agent does not advertise sub-millisecond intervals).\n`);
     r.ok(`Attempting to set ${item} to ${commas(us)} us.\n`);
     return { item, value: us };

@@ -1,6 +1,6 @@
 // Thin wrapper around the `netlink` 0.3.0 package (rtnetlink), exposing only what the dataplane needs:
 // links, addresses, route lookup/list/replace/delete, policy rules, and a change listener.
-// It papers over the package's gaps (see ../shared/reference/npm.md section 1): errors carry a
+// It papers over the package's gaps (see docs/dependencies.md): errors carry a
 // parsed errno code, dumps are filtered by table in JS. Change notifications do not come through the
 // package (it aborts the process when they overflow): see ./rtnl-multicast.ts.
 import { EventEmitter } from 'node:events';

@@ -1,5 +1,5 @@
 // The pure planner: (GatewayConfig, Facts) -> DesiredDataplane, with exactly the traffic semantics of
-// Kube-OVN's init-vpc-egress-gateway.sh (kube-ovn.md 2.1/2.2/8.2), expressed in chains the agent owns.
+// Kube-OVN's init-vpc-egress-gateway.sh (docs/kube-ovn-contract.md §4), expressed in chains the agent owns.
 // No I/O here; the same inputs always give the same (deep-equal) plan.
 import type { FamilyConfig, GatewayConfig } from '../config/types.js';
 import { hostCidr } from '../lib/ip.js';
@@ -115,7 +115,7 @@ function natRules(fam: FamilyConfig, f: FamilyFacts, bfdEnabled: boolean): Desir
     },
     // Kube-OVN also flushes raw PREROUTING and nat PREROUTING/POSTROUTING wholesale. We do not
     // reproduce that: those built-in chains are not ours, and flushing them destroys other
-    // software's rules (kube-ovn.md 8.3). Our rules live in owned chains behind one jump each.
+    // software's rules (docs/kube-ovn-contract.md §9). Our rules live in owned chains behind one jump each.
     hooks: [
       { table: NAT_TABLE, chain: 'PREROUTING', rule: `-j ${CHAIN.prerouting}` },
       { table: NAT_TABLE, chain: 'POSTROUTING', rule: `-j ${CHAIN.postrouting}` },

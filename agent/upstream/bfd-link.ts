@@ -1,7 +1,7 @@
 // Upstream health -> BFD admin actions. Pure: given the monitor's status and the engine's sessions,
 // return what to call. A withdrawn family's sessions go AdminDown with diagnostic 6 (Concatenated
 // Path Down, RFC 5880 §6.8.17): OVN ignores diagnostics and removes a nexthop only on Down or
-// AdminDown (bfd.md §2.7, §2.9), so the state carries the signal and the diagnostic says why.
+// AdminDown (docs/kube-ovn-contract.md §7, OVN-11 in docs/bfd-requirements.md), so the state carries the signal and the diagnostic says why.
 // Only sessions we took down (AdminDown with that diagnostic) are brought back, so a drain or an
 // operator's AdminDown (diagnostic AdministrativelyDown) is never undone here.
 import type { BfdDiag, BfdSessionState } from '../bfd/types.js';

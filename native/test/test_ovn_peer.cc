@@ -1,7 +1,7 @@
 // Interop with OVN 23.03's BFD (ovn-controller pinctrl), modelled from its source and checked
 // against the real thing in test/e2e/vov-ovn.test.ts. What matters here is when OVN transmits:
 // its thread re-arms the BFD timer only when it wakes *after* a session's next_tx, so in practice
-// it sends a periodic packet only when a packet-in (ours) wakes it late enough (lab.md 6.3 #2),
+// it sends a periodic packet only when a packet-in (ours) wakes it late enough (OVN-01, docs/lab-contract.md §3.4),
 // while a Poll is answered at once from the packet-in handler itself.
 #include "harness.h"
 

@@ -352,7 +352,7 @@ TEST("X-01 detection time = remote mult x max(RequiredMinRx, remote DesiredMinTx
   Solo x;
   x.bring_up(200000, 100000, 4);
   CHECK_EQ(x.s().detect_time(), ms(800));
-  // OVN changes its timers without a Poll (bfd.md §2.9 #4): follow every packet.
+  // OVN changes its timers without a Poll (OVN-06): follow every packet.
   x.inject(pkt(State::Up, Solo::kPeer, Solo::kMine, 50000, 100000, 4));
   CHECK_EQ(x.s().detect_time(), ms(400));
   x.inject(pkt(State::Up, Solo::kPeer, Solo::kMine, 300000, 100000, 2));

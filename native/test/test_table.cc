@@ -68,7 +68,7 @@ TEST("S-05 IPv4 and IPv6 sessions to the same peer are separate sessions") {
   CHECK(t.find(v4(10, 0, 0, 1), v4(10, 0, 0, 2))->state() == State::Down);
 }
 
-TEST("bfd.md 2.9 #2: a stale Your Discriminator in a Down packet from the peer of a Down session is accepted and counted") {
+TEST("OVN-04: a stale Your Discriminator in a Down packet from the peer of a Down session is accepted and counted") {
   Solo x;  // just (re)started: Down, RemoteDiscr unknown
   x.inject(pkt(State::Down, Solo::kPeer, 0x0BAD));
   CHECK(x.s().state() == State::Init);
@@ -85,7 +85,7 @@ TEST("bfd.md 2.9 #2: a stale Your Discriminator in a Down packet from the peer o
   CHECK_EQ(y.s().counters().drops[size_t(Drop::UnknownDiscr)], uint64_t(1));
 }
 
-TEST("bfd.md 2.9 #2: the fallback can be switched off (strict R-07)") {
+TEST("OVN-04: the fallback can be switched off (strict R-07)") {
   TableOptions strict;
   strict.stale_discr_fallback = false;
   Solo x(config(v4(10, 0, 0, 1), v4(10, 0, 0, 2), Solo::kMine), strict);
@@ -94,7 +94,7 @@ TEST("bfd.md 2.9 #2: the fallback can be switched off (strict R-07)") {
   CHECK_EQ(x.s().counters().drops[size_t(Drop::UnknownDiscr)], uint64_t(1));
 }
 
-TEST("bfd.md 2.9 #2: the fallback ignores a different peer discriminator than the one known") {
+TEST("OVN-04: the fallback ignores a different peer discriminator than the one known") {
   Solo x;
   x.inject(pkt(State::Up, Solo::kPeer, Solo::kMine));  // Down, learns the peer's 0x77
   x.inject(pkt(State::Down, 0x78, 0x0BAD));

@@ -73,7 +73,7 @@ async function reset(): Promise<void> {
   await run('ip', ['route', 'flush', 'table', '1000'], { allowFailure: true });
 }
 
-/** Kube-OVN's init-vpc-egress-gateway.sh for one family (kube-ovn.md 2.1), one exec per command. */
+/** Kube-OVN's init-vpc-egress-gateway.sh for one family (docs/kube-ovn-contract.md §4), one exec per command. */
 function kubeOvnCommands(noSnat: string[]): string[][] {
   const ipt = (...a: string[]): string[] => ['iptables', ...a];
   const cmds: string[][] = [

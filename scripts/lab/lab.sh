@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Network-namespace lab for vpc-egress-agent (contract: LAB-CONTRACT.md, summarised in usage()).
+# Network-namespace lab for vpc-egress-agent (contract: docs/lab-contract.md, summarised in usage()).
 #
 #   PREFIX-vpc  --eth0--  br-vpc [PREFIX-ovn]  --eth0-- PREFIX-gwN --net1--  br-ext [PREFIX-ext]
 #   VPC client            "OVN router", ECMP                gateways          "internet" + echo server

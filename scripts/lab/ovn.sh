@@ -335,7 +335,7 @@ cmd_bfd_route() {
   check_timer MULT "$mult" 1 255
   uuid=$(nb_bfd_uuid "$dst")
   if [[ -n $uuid ]]; then
-    # A timer change: OVN applies it at once, without a Poll of its own (bfd.md §2).
+    # A timer change: OVN applies it at once, without a Poll of its own (OVN-06 in docs/bfd-requirements.md).
     nbctl set bfd "$uuid" "min_tx=$tx" "min_rx=$rx" "detect_mult=$mult"
   else
     # The row first: `lr-route-add --bfd` then finds it by dst_ip (and its timers are ours).
@@ -448,7 +448,7 @@ cmd_events() {
 
 # ---------------------------------------------------------------------------------------------
 # kicker: OVN 23.03's pinctrl re-arms its BFD timer only when a packet-in arrives in time, so
-# with every peer dead it stops transmitting and detects nothing for ~60 s (lab.md 6.3 #2). Junk
+# with every peer dead it stops transmitting and detects nothing for ~60 s (docs/lab-contract.md §3.4, OVN-01). Junk
 # BFD-port packets (My Discriminator 0: pinctrl drops them after the packet-in) keep it awake.
 
 cmd_kicker() {

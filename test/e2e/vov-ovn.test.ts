@@ -91,7 +91,7 @@ async function bothHealthy(): Promise<void> {
 const byRemote = (s: SessionView[]): Map<string, SessionView> => new Map(s.map((x) => [x.remote, x]));
 
 await t.test('a lone replica comes Up at 100/100/3 within a round trip, over the wire as OVN expects', async (t) => {
-  // gw1 alone: only its own packets wake OVN's pinctrl (lab.md 6.3 #2). Before the engine polled
+  // gw1 alone: only its own packets wake OVN's pinctrl (OVN-01). Before the engine polled
   // on entering Init, our 300 ms detection expired in Init while OVN waited for our next (1 s)
   // packet: 2-11 Init -> Down timeouts and 1.7-7.7 s to Up, with OVN's SB status flapping along.
   const ours = await captureBfd(lab, 'gw1', addrsOf('gw1'), { ms: 30_000 });
@@ -119,7 +119,7 @@ await t.test('a lone replica comes Up at 100/100/3 within a round trip, over the
 
   // RFC 5880 6.8.3 slows only DesiredMinTx while not Up. FRR also advertises RequiredMinRx = 1 s
   // then, and OVN 23.03 keeps its 1 s TX after the Poll lowers it: FRR flaps forever at these
-  // timers (lab.md 6.3 #1). We advertise the configured 100 ms in every packet.
+  // timers (OVN-07). We advertise the configured 100 ms in every packet.
   const ourPackets = await ours.stop();
   for (const f of FAMS) {
     const mine = ourPackets.filter((x) => x.src === addr('gw1', f));
@@ -333,7 +333,7 @@ await t.test('SIGTERM drain: OVN processes our AdminDown (its next packet is Dow
 });
 
 await t.test('every replica dead: with the kicker OVN still detects it (OVN 23.03 alone stalls ~60 s)', async (t) => {
-  // With no packet-in, OVN 23.03's pinctrl stops re-arming its BFD timers (lab.md 6.3 #2); the
+  // With no packet-in, OVN 23.03's pinctrl stops re-arming its BFD timers (OVN-01); the
   // kicker's junk packets keep it awake. This checks the lab's workaround, for tests that need it.
   await bothHealthy();
   await lab.kickerStart(50);

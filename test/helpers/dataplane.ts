@@ -212,7 +212,7 @@ export async function checkForeignRules(t: TapTest, lab: Lab, gw: LabNode, fam: 
   }
 }
 
-/** Kube-OVN's observable outputs for one configured family (kube-ovn.md 8.2), in our owned chains. */
+/** Kube-OVN's observable outputs for one configured family (docs/kube-ovn-contract.md §4), in our owned chains. */
 export async function checkFamilyApplied(t: TapTest, lab: Lab, gw: LabNode, fam: FamilyKey, addrs: { eth0: string; net1: string; internalGateway: string }): Promise<void> {
   const f = fam === 'ipv4' ? '-4' : '-6';
   const rules = String((await lab.exec(gw, ['ip', f, 'rule'])).stdout).split('\n').filter((l) => /^100[1-4]:/.test(l));

@@ -151,7 +151,7 @@ await t.test('interop with FRR bfdd (lab vbt, gw1, dual stack)', async (top) => 
 
   await top.test('agent restart (SIGKILL, start) while FRR is still Up: back Up within 2 s', async (t) => {
     // Kube-OVN's default timers: FRR's 3 s detection outlasts our restart, so FRR is Up throughout
-    // and learns of the restart from our first Down packet (stable discriminators, bfd.md §2.9 #2).
+    // and learns of the restart from our first Down packet (stable discriminators, OVN-04).
     await setTimers(engine!, { txMs: 1000, rxMs: 1000, multiplier: 3 });
     const next = await EngineProcess.spawn(gwNs, ENGINE); // Node itself is started before the kill
     const killedAt = Date.now();

@@ -1,5 +1,5 @@
 // Environments exactly as Kube-OVN's controller writes them (vpcEgressGatewayInitContainerEnv and
-// the bfdd container env, kube-ovn.md 1.3/1.5), plus the docs table staying complete.
+// the bfdd container env, docs/kube-ovn-contract.md §2.2, §2.4), plus the docs table staying complete.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -197,7 +197,7 @@ void Session::set_state(State to, Diag diag, Micros now) {
 
 void Session::update_advertised(Micros) {
   // N-04: slow DesiredMinTx while not Up; RequiredMinRx is advertised as configured from the
-  // start (OVN 23.03 flaps against a peer that asks for 1 s while Down, bfd.md §2.9 #5).
+  // start (OVN 23.03 flaps against a peer that asks for 1 s while Down, OVN-07).
   const uint32_t tx = state_ == State::Up ? cfg_.min_tx_us : std::max(cfg_.min_tx_us, kSlowTxUs);
   const uint32_t rx = cfg_.min_rx_us;
   if (tx == adv_tx_ && rx == adv_rx_) return;

@@ -30,7 +30,7 @@ struct Counters {
   Micros max_tx_lateness = 0;  // largest delay of a periodic packet past its deadline (any interval)
   uint64_t polls_sent = 0;  // packets sent with P set
   uint64_t finals_received = 0;
-  uint64_t stale_discr_accepted = 0;  // OVN stale Your Discriminator fallback (bfd.md §2.9 #2)
+  uint64_t stale_discr_accepted = 0;  // OVN stale Your Discriminator fallback (OVN-04)
   uint64_t tx_errors = 0;
 };
 

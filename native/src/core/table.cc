@@ -114,7 +114,7 @@ void Table::receive(const RxMeta& meta, const uint8_t* buf, size_t len, Micros n
   if (!pair) { count(nullptr, Drop::NotAPeer); return; }
   if (p.your_discr != 0) {
     if (!s) {
-      // OVN keeps sending a stale Your Discriminator after a timeout (bfd.md §2.9 #2): treat a
+      // OVN keeps sending a stale Your Discriminator after a timeout (OVN-04): treat a
       // Down/AdminDown packet from the configured peer of a Down session like Your Discr 0.
       const bool stale_ok = opt_.stale_discr_fallback && pair->state() == State::Down &&
                             (p.state == State::Down || p.state == State::AdminDown) &&

@@ -31,7 +31,7 @@ class PacketSink {
 };
 
 struct TableOptions {
-  bool stale_discr_fallback = true;  // bfd.md §2.9 #2 (OVN profile)
+  bool stale_discr_fallback = true;  // OVN-04 (OVN profile)
   size_t event_capacity = 4096;      // state changes kept until the owner takes them
 };
 
