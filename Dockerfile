@@ -32,7 +32,7 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/build/Release/bfd.node ./build/Release/bfd.node
 COPY deploy/image/egress-agent /usr/local/bin/egress-agent
 COPY --from=build /src/native/out/egress-agent-probe /src/native/out/bfdd-control /usr/local/bin/
-# Kube-OVN's paths (reference/kube-ovn.md section 8).
+# Kube-OVN's paths (docs/kube-ovn-contract.md §3).
 COPY --from=build /src/native/out/kube-ovn-bfdd-supervisor /kube-ovn/kube-ovn-bfdd-supervisor
 COPY scripts/kube-ovn/init-vpc-egress-gateway.sh scripts/kube-ovn/start-bfdd.sh scripts/kube-ovn/bfdd-prestart.sh scripts/kube-ovn/bfdd-healthcheck.sh /kube-ovn/
 
