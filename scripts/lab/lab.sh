@@ -352,48 +352,48 @@ cmd_env() {
 }
 
 # json_family V: the per-family block of `info` (V = 4 or 6); internal keys only if the internal
-# side has the family, external keys only if the underlay has it.
+# side has the family, external keys only if the underlay has it. JSON is built by jq, never by hand.
 json_family() {
-  local v=$1 int='' ext='' i gws=() fields=()
+  local v=$1 int=false ext=false i gws='{}' gw
   if [[ $v == 4 ]]; then
-    if has4; then int=1; fi
-    if ext4; then ext=1; fi
+    if has4; then int=true; fi
+    if ext4; then ext=true; fi
   else
-    if has6; then int=1; fi
-    if ext6; then ext=1; fi
+    if has6; then int=true; fi
+    if ext6; then ext=true; fi
   fi
   for ((i = 1; i <= REPLICAS; i++)); do
-    local addrs=()
-    if [[ -n $int ]]; then addrs+=("\"eth0\":\"$("gw_eth0_$v" "$i")\""); fi
-    if [[ -n $ext ]]; then addrs+=("\"net1\":\"$("gw_net1_$v" "$i")\""); fi
-    gws+=("\"gw$i\":{$(join_by , "${addrs[@]}")}")
+    gw='{}'
+    if $int; then gw=$(jq -c --arg a "$("gw_eth0_$v" "$i")" '.eth0 = $a' <<<"$gw"); fi
+    if $ext; then gw=$(jq -c --arg a "$("gw_net1_$v" "$i")" '.net1 = $a' <<<"$gw"); fi
+    gws=$(jq -c --arg k "gw$i" --argjson g "$gw" '.[$k] = $g' <<<"$gws")
   done
-  if [[ -n $int ]]; then
-    local -n c=CLIENT$v cn=CLIENT_NOSNAT$v ig=INT_GW$v bp=BFD_PORT$v nc=NOSNAT_CIDR$v ic=INT_CIDR$v
-    fields+=("\"client\":\"$c\"" "\"noSnatClient\":\"$cn\"" "\"internalGateway\":\"$ig\""
-      "\"bfdPort\":\"$bp\"" "\"internalCidr\":\"$ic\"" "\"noSnatSource\":\"$nc\"")
-  fi
-  if [[ -n $ext ]]; then
-    local -n eg=EXT_GW$v sv=SERVER$v
-    fields+=("\"externalGateway\":\"$eg\"" "\"server\":\"$sv\"")
-  fi
-  fields+=("\"gateways\":{$(join_by , "${gws[@]}")}")
-  echo "{$(join_by , "${fields[@]}")}"
+  local -n c=CLIENT$v cn=CLIENT_NOSNAT$v ig=INT_GW$v bp=BFD_PORT$v nc=NOSNAT_CIDR$v ic=INT_CIDR$v
+  local -n eg=EXT_GW$v sv=SERVER$v
+  jq -nc --argjson int "$int" --argjson ext "$ext" --argjson gws "$gws" \
+    --arg c "$c" --arg cn "$cn" --arg ig "$ig" --arg bp "$bp" --arg ic "$ic" --arg nc "$nc" \
+    --arg eg "$eg" --arg sv "$sv" '
+    (if $int then {client: $c, noSnatClient: $cn, internalGateway: $ig, bfdPort: $bp,
+                   internalCidr: $ic, noSnatSource: $nc} else {} end)
+    + (if $ext then {externalGateway: $eg, server: $sv} else {} end)
+    + {gateways: $gws}'
 }
 
 cmd_info() {
   only_opts
   ((${#ARGS[@]} == 0)) || die "info takes no positional arguments"
   load_state
-  local n sep='' nss='' fam=''
+  local n nss='{}' fam='{}'
   for n in $(nodes); do
-    nss+="$sep\"$n\":\"$(ns "$n")\""
-    sep=,
+    nss=$(jq -c --arg k "$n" --arg v "$(ns "$n")" '.[$k] = $v' <<<"$nss")
   done
-  if has4 || ext4; then fam+=",\"ipv4\":$(json_family 4)"; fi
-  if has6 || ext6; then fam+=",\"ipv6\":$(json_family 6)"; fi
-  printf '{"prefix":"%s","family":"%s","extFamily":"%s","replicas":%s,"stateDir":"%s","serverPort":%s,"namespaces":{%s}%s}\n' \
-    "$PREFIX" "$FAMILY" "$EXT_FAMILY" "$REPLICAS" "$STATE" "$ECHO_PORT" "$nss" "$fam"
+  if has4 || ext4; then fam=$(jq -c --argjson f "$(json_family 4)" '.ipv4 = $f' <<<"$fam"); fi
+  if has6 || ext6; then fam=$(jq -c --argjson f "$(json_family 6)" '.ipv6 = $f' <<<"$fam"); fi
+  jq -nc --arg prefix "$PREFIX" --arg family "$FAMILY" --arg extFamily "$EXT_FAMILY" \
+    --argjson replicas "$REPLICAS" --arg stateDir "$STATE" --argjson serverPort "$ECHO_PORT" \
+    --argjson namespaces "$nss" --argjson fam "$fam" \
+    '{prefix: $prefix, family: $family, extFamily: $extFamily, replicas: $replicas,
+      stateDir: $stateDir, serverPort: $serverPort, namespaces: $namespaces} + $fam'
 }
 
 cmd_ecmp() {
@@ -528,21 +528,11 @@ frr_apply_live() {
 
 frr_json() { vtysh_bfdd -c 'show bfd peers json'; }
 
-# frr_state PEER: state of the session with PEER from bfdd's JSON (one object per peer).
+# frr_state PEER: state of the session with PEER from bfdd's JSON, or "absent".
 frr_state() {
-  local peer=$1 json obj re_peer re_status
+  local json
   json=$(frr_json) || die "vtysh failed to query bfdd in $(ns ovn)"
-  re_peer="\"peer\":[[:space:]]*\"${peer//./\\.}\""
-  re_status='"status":[[:space:]]*"([a-z-]+)"'
-  while [[ $json == *"}"* ]]; do
-    obj=${json%%\}*}
-    json=${json#*\}}
-    if [[ $obj =~ $re_peer ]] && [[ $obj =~ $re_status ]]; then
-      echo "${BASH_REMATCH[1]}"
-      return 0
-    fi
-  done
-  echo absent
+  jq -r --arg peer "$1" 'first(.[] | select(.peer == $peer) | .status) // "absent"' <<<"$json"
 }
 
 cmd_frr() {
