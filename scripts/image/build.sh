@@ -31,7 +31,7 @@ if [[ -n $ca ]]; then
   [[ -r $ca ]] || { echo "build.sh: cannot read CA bundle $ca (EGRESS_AGENT_BUILD_CA)" >&2; exit 1; }
   npmrc=$(mktemp)
   trap 'rm -f "$npmrc"' EXIT
-  echo "cafile=/etc/ssl/certs/ca-certificates.crt" >"$npmrc"
+  printf '%s\n' cafile=/etc/ssl/certs/ca-certificates.crt update-notifier=false fund=false audit=false >"$npmrc"
   chmod 0644 "$npmrc"
   mounts=(-v "$ca:/etc/ssl/certs/ca-certificates.crt:ro" -v "$npmrc:/usr/local/etc/npmrc:ro")
 fi

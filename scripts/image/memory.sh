@@ -4,9 +4,10 @@
 #
 #   memory.sh CONTAINER [SECONDS] [INTERVAL]     (defaults 60 and 5)
 #
-# One line per sample: t_s cgroup_usage_mib cgroup_rss_mib cgroup_cache_mib node_rss_mib
-# node_file_mib; then a summary with the peak, failcnt and OOM kills. Works on cgroup v1 (this
-# machine) and v2.
+# One line per sample: t_s cgroup_usage cgroup_working_set cgroup_rss cgroup_cache node_rss
+# node_rss_file (MiB); then the peak, failcnt and OOM kills. The working set is kubelet's figure
+# (usage minus inactive file cache, what eviction and `kubectl top` use): file cache the container
+# touched counts in its usage but is reclaimed before the limit is hit. cgroup v1 (this machine) and v2.
 set -euo pipefail
 
 die() { echo "memory.sh: $*" >&2; exit 1; }
@@ -30,14 +31,14 @@ if cg=$(sed -n 's/^[0-9]*:memory:\(.*\)$/\1/p' "/proc/$pid1/cgroup") && [[ -n $c
   dir=/sys/fs/cgroup/memory$cg
   usage() { echo $(($(<"$dir/memory.usage_in_bytes") / 1024)); }
   stat_kib() { awk -v k="$1" '$1 == k { print int($2 / 1024) }' "$dir/memory.stat"; }
-  rss_key=rss cache_key=cache
+  rss_key=rss cache_key=cache inactive_key=total_inactive_file
   peak() { echo $(($(<"$dir/memory.max_usage_in_bytes") / 1024)); }
   failures() { echo "failcnt $(<"$dir/memory.failcnt") oom_kill $(awk '$1 == "oom_kill" { print $2 }' "$dir/memory.oom_control")"; }
 else
   dir=/sys/fs/cgroup$(sed -n 's/^0::\(.*\)$/\1/p' "/proc/$pid1/cgroup")
   usage() { echo $(($(<"$dir/memory.current") / 1024)); }
   stat_kib() { awk -v k="$1" '$1 == k { print int($2 / 1024) }' "$dir/memory.stat"; }
-  rss_key=anon cache_key=file
+  rss_key=anon cache_key=file inactive_key=inactive_file
   peak() { echo $(($(cat "$dir/memory.peak" 2>/dev/null || echo 0) / 1024)); }
   failures() { echo "max $(awk '$1 == "max" { print $2 }' "$dir/memory.events") oom_kill $(awk '$1 == "oom_kill" { print $2 }' "$dir/memory.events")"; }
 fi
@@ -47,12 +48,13 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$npid/status"; }
 
 echo "# container $container (cgroup $dir), node pid $npid; MiB"
-echo "# t_s cgroup_usage cgroup_rss cgroup_cache node_rss node_rss_file"
+echo "# t_s cgroup_usage cgroup_working_set cgroup_rss cgroup_cache node_rss node_rss_file"
 start=$(date +%s)
 while :; do
   t=$(($(date +%s) - start))
   [[ -d /proc/$npid ]] || die "node (pid $npid) exited at ${t}s"
-  echo "$t $(mib "$(usage)") $(mib "$(stat_kib $rss_key)") $(mib "$(stat_kib $cache_key)") $(mib "$(status_kib VmRSS)") $(mib "$(status_kib RssFile)")"
+  u=$(usage)
+  echo "$t $(mib "$u") $(mib $((u - $(stat_kib $inactive_key)))) $(mib "$(stat_kib $rss_key)") $(mib "$(stat_kib $cache_key)") $(mib "$(status_kib VmRSS)") $(mib "$(status_kib RssFile)")"
   ((t + interval <= seconds)) || break
   sleep "$interval"
 done
