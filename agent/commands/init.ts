@@ -4,6 +4,7 @@
 import type { GlobalOptions } from '../cli.js';
 import { InputError, formatConfigErrors } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
+import { setCallbackLogger } from '../lib/guard.js';
 import { createLogger } from '../lib/log.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 
@@ -18,6 +19,7 @@ export default async function init(_args: string[], opts: Record<string, unknown
     return EXIT_BAD_INPUT;
   }
   const log = createLogger(global.logLevel).child({ component: 'init' });
+  setCallbackLogger(log);
   for (const n of loaded.notices) log[n.level]({ key: n.key }, n.message);
 
   const reconciler = new Reconciler({ config: loaded.config, logger: log });
