@@ -2,7 +2,7 @@
 // loaded on demand, so `probe` and `status` never pay for the daemon's imports.
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { addConfigOptions } from './config/flags.js';
+import { addConfigOptions, handoffOption } from './config/flags.js';
 
 export const DEFAULT_SOCKET = '/run/egress-agent/control.sock';
 
@@ -41,6 +41,7 @@ export function buildProgram(): Command {
     .action(verb(program, 'run'));
   program.command('init').description('validate config and apply the dataplane once, then exit (Kube-OVN init container)')
     .option('--config <file>', 'JSON config file (flags > file > environment)')
+    .addOption(handoffOption())
     .action(verb(program, 'init'));
   program.command('status').description('show the agent status').option('--json', 'machine-readable output').action(verb(program, 'status'));
   const bfd = program.command('bfd').description('show BFD sessions').option('--json', 'machine-readable output').action(verb(program, 'bfd'));
