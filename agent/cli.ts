@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { addConfigOptions } from './config/flags.js';
+import { addConfigOptions, handoffOption } from './config/flags.js';
 import { packageRoot } from './lib/package-root.js';
 
 export const DEFAULT_SOCKET = '/run/egress-agent/control.sock';
@@ -43,6 +43,7 @@ export function buildProgram(): Command {
     .action(verb(program, 'run'));
   program.command('init').description('validate config and apply the dataplane once, then exit (Kube-OVN init container)')
     .option('--config <file>', 'JSON config file (flags > file > environment)')
+    .addOption(handoffOption())
     .action(verb(program, 'init'));
   program.command('status').description('show the agent status').option('--json', 'machine-readable output').action(verb(program, 'status'));
   const bfd = program.command('bfd').description('show BFD sessions').option('--json', 'machine-readable output').action(verb(program, 'bfd'));

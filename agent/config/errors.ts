@@ -34,7 +34,7 @@ export class InputError extends Error {
   }
 }
 
-const SOURCE_LABEL: Record<ConfigSource, string> = { env: 'env', file: 'config file', flag: 'flag', default: 'default' };
+const SOURCE_LABEL: Record<ConfigSource, string> = { env: 'env', file: 'config file', flag: 'flag', default: 'default', handoff: 'hand-off' };
 
 /** One line per error: `env INTERNAL_GATEWAY_IPV4="fd00::1": IPv6 address, expected IPv4`. */
 export function formatConfigErrors(errors: ConfigError[]): string {

@@ -4,7 +4,7 @@
 //       env = process.env; flags = commander opts() (camelCase keys); file = config path (default:
 //       flags.config, then EGRESS_AGENT_CONFIG). Precedence flags > file > env > default.
 //       Reads the config file and the BFD auth key file; nothing else. Every error is collected.
-//   ConfigError { source: 'env'|'file'|'flag'|'default', key, value, message }
+//   ConfigError { source: 'env'|'file'|'flag'|'default'|'handoff', key, value, message }
 //   formatConfigErrors(errors): string                 one line per error, for people
 //   InputError(errors)                                 throw it from later checks (discovery)
 //   configErrorFor(config, settingId, value, message)  ConfigError naming the input as it was given

@@ -114,6 +114,11 @@ function notices(v: ParsedSettings, config: GatewayConfig, c: Collected, correct
       }
     }
   }
+  const h = c.handoff;
+  if (h?.adopted) out.push({ level: 'info', key: h.path, message: `gateway settings adopted from the init container's hand-off (revision ${h.revision}, written ${h.writtenAt} by agent ${h.agentVersion})` });
+  else if (h && c.handoffConflicts?.length) out.push({ level: 'warn', key: h.path, message: `hand-off not used: ${h.reason}; it differs in ${c.handoffConflicts.join(', ')}` });
+  else if (h) out.push({ level: 'info', key: h.path, message: `hand-off not used: ${h.reason}` });
+  if (v.vni !== undefined && !v.enableEvpn) out.push({ level: 'warn', key: keyOf('vni'), message: 'ignored: EVPN is not enabled (ENABLE_EVPN is not true)' });
   if (config.upstream && !config.upstream.enabled && config.upstream.probes.length > 0) {
     out.push({ level: 'warn', key: keyOf('upstream.probes'), message: 'ignored: upstream health is disabled (upstream.enabled is false)' });
   }
@@ -151,7 +156,10 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     logLevel: v.logLevel!,
     upstream: upstreamConfig(v),
     snatRecords: snatRecordsConfig(v),
+    ...(v.enableBgp ? { bgp: true } : {}),
+    ...(v.enableEvpn && v.vni !== undefined ? { evpn: { vni: v.vni } } : {}),
     ...(c.configFile !== undefined ? { configFile: c.configFile } : {}),
+    ...(c.handoff ? { handoff: c.handoff } : {}),
     origins,
   };
   return { ok: true, config, notices: notices(v, config, c, parsed.notes) };

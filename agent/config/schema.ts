@@ -15,6 +15,9 @@ import {
 /** Internal key carrying the auth key bytes read by sources.ts; never a user-facing setting. */
 export const AUTH_KEY_FIELD = 'bfd.auth.key';
 
+/** VXLAN network identifiers are 24 bits; 0 is reserved. */
+export const VNI_MAX = 16_777_215;
+
 /** CRD bounds of spec.bfd.minRX/minTX (ms). */
 const BFD_TIMER_MAX_MS = 3_600_000;
 
@@ -62,6 +65,7 @@ const shape = {
   allowNoFamilies: field(boolean),
   enableBgp: field(boolean),
   enableEvpn: field(boolean),
+  vni: field(integer(1, VNI_MAX)),
   reconcileIntervalMs: field(integer(100, 3_600_000)),
   'bfd.enabled': field(boolean),
   'bfd.localIps': field(ipList),
@@ -126,9 +130,10 @@ function crossChecks(v: ParsedSettings, issues: SettingIssue[]): void {
     issues.push({ id, message, ...(value !== undefined ? { value } : {}) });
   };
 
-  for (const id of ['enableBgp', 'enableEvpn'] as const) {
-    if (ok(id) && v[id]) issue(id, 'BGP/EVPN mode is not supported by this agent; gateways with bgpConf/evpnConf need the stock Kube-OVN image');
-  }
+  // Kube-OVN's controller sets ENABLE_EVPN and VNI only together with ENABLE_BGP (evpnConf needs
+  // bgpConf); anything else is not an input it produces, so it is refused rather than guessed at.
+  if (ok('enableEvpn', 'enableBgp') && v.enableEvpn && !v.enableBgp) issue('enableEvpn', 'EVPN needs BGP mode: set ENABLE_BGP=true too (Kube-OVN sets evpnConf only with bgpConf)');
+  if (ok('enableEvpn', 'vni') && v.enableEvpn && v.vni === undefined) issue('vni', `is required with ENABLE_EVPN=true (1..${VNI_MAX})`);
 
   let attempted = 0;
   for (const f of [4, 6] as const) {

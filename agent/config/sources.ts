@@ -6,6 +6,7 @@ import type { ConfigError, ConfigSource } from './errors.js';
 import { ENV_NAME } from './fields.js';
 import { locateJsonError } from './json-syntax.js';
 import { CONFIG_FILE_INPUT, SETTINGS, flagAttribute, type Setting } from './settings.js';
+import { GATEWAY_IDS, HANDOFF_IDS, handoffPath, readHandoff, type HandoffUse } from './handoff.js';
 
 export interface ConfigSources {
   /** Usually process.env. */
@@ -14,6 +15,8 @@ export interface ConfigSources {
   flags?: Record<string, unknown>;
   /** Config file path; default: the --config flag, then EGRESS_AGENT_CONFIG. */
   file?: string;
+  /** `run`: adopt the init container's hand-off when no gateway setting is given (handoff.ts). */
+  adoptHandoff?: boolean;
 }
 
 /** One setting's chosen value and where it came from. */
@@ -30,6 +33,9 @@ export interface Collected {
   configFile?: string;
   /** True when the config file was named but could not be read or parsed at all. */
   fileUnusable: boolean;
+  handoff?: HandoffUse;
+  /** Set when a hand-off was present but not adopted and differs from the given settings. */
+  handoffConflicts?: string[];
   errors: ConfigError[];
 }
 
@@ -172,5 +178,39 @@ export function collectSources(sources: ConfigSources): Collected {
     if (chosen) values.set(s.id, chosen);
   }
   const authKey = readAuthKey(values, env, errors);
-  return { values, errors, fileUnusable, ...(authKey ? { authKey } : {}), ...(configFile !== undefined ? { configFile } : {}) };
+  const adopted = sources.adoptHandoff ? adoptHandoff(values, flags, env, errors) : {};
+  return { values, errors, fileUnusable, ...adopted, ...(authKey ? { authKey } : {}), ...(configFile !== undefined ? { configFile } : {}) };
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The rule: settings given to `run` itself (flag, config file, env) win, all or nothing. If any
+ * gateway setting is given, the hand-off is not used at all (a half-and-half mix of two sources
+ * would describe no dataplane anyone chose); where it differs, that is reported. Otherwise its
+ * settings are adopted, each as source "handoff". A hand-off that cannot be used when it would be
+ * adopted is an error naming the file.
+ */
+function adoptHandoff(values: Map<string, Provided>, flags: Record<string, unknown>, env: ConfigSources['env'], errors: ConfigError[]): Pick<Collected, 'handoff' | 'handoffConflicts'> {
+  const { path } = handoffPath(flags, env);
+  if (path === null) return {};
+  const given = GATEWAY_IDS.map((id) => values.get(id)).filter((p): p is Provided => p !== undefined && p.source !== 'default');
+  const r = readHandoff(path);
+  if (!r.ok && r.absent) return { handoff: { path, adopted: false, reason: 'no hand-off file' } };
+  if (given.length > 0) {
+    const reason = `gateway settings given to this process (${given.map((p) => `${p.source} ${p.key}`).join(', ')}) win over the hand-off`;
+    if (!r.ok) return { handoff: { path, adopted: false, reason: `${reason}; it is unusable anyway: ${r.error}` } };
+    const conflicts = HANDOFF_IDS.filter((id) => {
+      const mine = values.get(id);
+      return !same(mine && mine.source !== 'default' ? mine.raw : undefined, r.handoff.settings[id]);
+    });
+    return { handoff: { path, adopted: false, reason, revision: r.handoff.revision, writtenAt: r.handoff.writtenAt }, handoffConflicts: conflicts };
+  }
+  if (!r.ok) {
+    errors.push({ source: 'handoff', key: path, value: '', message: r.error });
+    return { handoff: { path, adopted: false, reason: r.error } };
+  }
+  for (const [id, raw] of Object.entries(r.handoff.settings)) values.set(id, { source: 'handoff', key: `${path}#${id}`, raw: Array.isArray(raw) ? raw.join(',') : raw });
+  const h = r.handoff;
+  return { handoff: { path, adopted: true, revision: h.revision, writtenAt: h.writtenAt, agentVersion: h.agentVersion } };
 }

@@ -1,6 +1,7 @@
 // Domain types for validated agent configuration. Produced by agent/config, consumed by
 // plan/, bfd/ and the daemon. Everything here is already validated and normalised.
 import type { SnatRecordsConfig } from '../snat/config.js';
+import type { HandoffUse } from './handoff.js';
 import type { ProbeFailureAction, ProbeTargetInput } from '../upstream/options.js';
 
 export type Family = 4 | 6;
@@ -94,6 +95,12 @@ export interface GatewayConfig {
   upstream?: UpstreamConfig;
   /** loadConfig always sets it; absent = off. */
   snatRecords?: SnatRecordsSettings;
+  /** Kube-OVN BGP mode (ENABLE_BGP): only the forwarding sysctls; routes come from BGP (FRR sidecar). */
+  bgp?: boolean;
+  /** Kube-OVN EVPN mode (ENABLE_EVPN + VNI, only with bgp): the VRF/bridge/VXLAN devices. */
+  evpn?: { vni: number };
+  /** `run` only: whether the init container's hand-off was adopted (agent/config/handoff.ts). */
+  handoff?: HandoffUse;
   /** Path of the JSON config file the settings came from, if any (reload re-reads it). */
   configFile?: string;
   /**
@@ -104,7 +111,7 @@ export interface GatewayConfig {
 }
 
 export interface ConfigOrigin {
-  source: 'env' | 'file' | 'flag' | 'default';
+  source: 'env' | 'file' | 'flag' | 'default' | 'handoff';
   /** Env variable, JSON key path or "--flag". */
   key: string;
 }

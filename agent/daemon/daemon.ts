@@ -3,7 +3,7 @@
 // -> record SNAT mappings -> serve health and control. Reload (SIGHUP or the control command)
 // re-reads the config and applies differences live; drain (SIGTERM) stops the upstream monitor,
 // takes BFD AdminDown at once and keeps forwarding. The dataplane is never removed on exit.
-import type { BfdDiag } from '../bfd/types.js';
+import type { BfdDiag, BfdStateEvent } from '../bfd/types.js';
 import { bfddControl, type BfddBackend, type BfddTarget, type TimerItem } from '../compat/bfdd-control.js';
 import { probeReply } from '../compat/supervisor-status.js';
 import { formatConfigErrors, InputError } from '../config/errors.js';
@@ -24,6 +24,7 @@ import type { BfdEnginePort, DaemonPorts, ReconcilerPort, SnatRecorderPort } fro
 import { planSnatRecords, type SnatRecordsView } from './snat-records.js';
 import { configSummary, withVerdicts, type AgentPhase, type AgentStatus, type ReloadRecord } from './status.js';
 import { planUpstream, UpstreamHealth, type UpstreamPlan, type UpstreamView } from './upstream-health.js';
+import { guard, guardedInterval, guardedTimeout } from '../lib/guard.js';
 
 /** Startup failed because of the inputs (exit 2) rather than the machine (exit 1). */
 export class ConfigError extends Error {
@@ -156,10 +157,10 @@ export class Daemon implements AgentControl {
       this.log.info({ health: this.health.address(), sockets: this.control.map((c) => c.path) }, 'serving health and control');
     });
 
-    this.checkTimer = setInterval(() => void this.periodicCheck(), this.opts.checkIntervalMs ?? CHECK_INTERVAL_MS);
+    this.checkTimer = guardedInterval('daemon: periodic check', () => this.periodicCheck(), this.opts.checkIntervalMs ?? CHECK_INTERVAL_MS);
     this.checkTimer.unref();
     if (this.opts.ports.releaseStartupPages && typeof config.startupPageReleaseMs === 'number') {
-      this.releaseTimer = setTimeout(() => this.releaseStartupPages(), config.startupPageReleaseMs).unref();
+      this.releaseTimer = guardedTimeout('daemon: startup page release', () => this.releaseStartupPages(), config.startupPageReleaseMs).unref();
     }
     this.phase = 'running';
     this.log.info({ durationMs: +(performance.now() - t0).toFixed(2), version: this.opts.version }, 'agent started');
@@ -385,7 +386,7 @@ export class Daemon implements AgentControl {
     this.sessions = new BfdSessions(engine, this.log);
     // A session that (re)appears or is brought up by someone else while its upstream is broken
     // goes straight back to AdminDown.
-    engine.on('state', (ev) => this.upstream?.onBfdState(ev));
+    engine.on('state', guard('daemon: bfd state change', (ev: BfdStateEvent) => this.upstream?.onBfdState(ev)));
     const { realtimePriority, realtimeError } = engine.stats();
     if (realtimeError) {
       this.log.warn({ requested: config.bfd.realtimePriority, error: realtimeError }, 'bfd engine thread runs with normal scheduling');
@@ -469,9 +470,9 @@ export class Daemon implements AgentControl {
   private attachReconciler(r: ReconcilerPort): void {
     this.reconciler = r;
     // The reconciler logs each pass itself (repairs at warn, failures at error); here we only count.
-    r.on('applied', (result) => {
+    r.on('applied', guard('daemon: dataplane applied', (result: ApplyResult) => {
       if (this.reconciler === r) observeApply(this.applyStats, result);
-    });
+    }));
   }
 
   private async periodicCheck(): Promise<void> {
@@ -536,7 +537,7 @@ export class Daemon implements AgentControl {
       },
       stop: () => {
         if (!this.opts.onStopRequest) throw new Error('stopping is not available');
-        setImmediate(this.opts.onStopRequest);
+        setImmediate(guard('daemon: stop request', this.opts.onStopRequest));
       },
       version: () => `egress-agent v${this.opts.version}`,
     };

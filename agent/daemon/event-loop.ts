@@ -1,6 +1,7 @@
 // Event-loop delay, measured by Node's own histogram (perf_hooks). The windows rotate so the
 // numbers describe the last 10-20 s, not the whole life of the process.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { guardedInterval } from '../lib/guard.js';
 
 export interface EventLoopStats {
   p50Ms: number;
@@ -25,7 +26,7 @@ export class EventLoopMonitor {
     this.histogram = monitorEventLoopDelay({ resolution: this.resolutionMs });
     this.histogram.enable();
     this.rotatedAt = Date.now();
-    this.timer = setInterval(() => this.rotate(), this.rotateMs).unref();
+    this.timer = guardedInterval('event loop: rotate', () => this.rotate(), this.rotateMs).unref();
   }
 
   stop(): void {

@@ -10,7 +10,7 @@ export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPo
   return {
     async loadConfig() {
       const { loadConfig, formatConfigErrors } = await import('../config/index.js');
-      const r = loadConfig({ env: process.env, flags });
+      const r = loadConfig({ env: process.env, flags, adoptHandoff: true });
       if (!r.ok) return { ok: false, errors: formatConfigErrors(r.errors).split('\n') };
       for (const n of r.notices) log[n.level]({ key: n.key }, n.message);
       return { ok: true, config: r.config };

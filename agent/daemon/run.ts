@@ -1,8 +1,10 @@
 // Process wiring of `egress-agent run`: logger, signals, exit code. SIGTERM/SIGINT drain and exit 0
 // before the grace period ends; SIGHUP reloads the configuration; a second SIGINT exits at once.
 import { DEFAULT_SOCKET, packageVersion, type GlobalOptions } from '../cli.js';
+import { setCallbackLogger } from '../lib/guard.js';
 import { createLogger } from '../lib/log.js';
 import { ConfigError, Daemon } from './daemon.js';
+import { installFatalHandlers } from './fatal.js';
 import { realPorts } from './real-ports.js';
 
 export const EXIT_OK = 0;
@@ -30,6 +32,12 @@ export async function runDaemon(opts: Record<string, unknown>, global: GlobalOpt
     log,
     version: packageVersion(),
     onStopRequest: () => stop('bfdd-control stop'),
+  });
+  setCallbackLogger(log);
+  const uninstallFatal = installFatalHandlers({
+    log,
+    drain: (reason) => (started ? daemon.drain(reason) : daemon.abort()),
+    graceMs: () => daemon.status().config?.drainGraceMs ?? 0,
   });
 
   function stop(reason: string): void {
@@ -89,5 +97,6 @@ export async function runDaemon(opts: Record<string, unknown>, global: GlobalOpt
     process.off('SIGTERM', onSigterm);
     process.off('SIGINT', onSigint);
     process.off('SIGHUP', onSighup);
+    uninstallFatal();
   }
 }

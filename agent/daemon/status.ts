@@ -8,6 +8,7 @@ import type { EventLoopStats } from './event-loop.js';
 import type { ProcessMemory, StartupRelease } from './memory.js';
 import type { SnatRecordsView } from './snat-records.js';
 import type { UpstreamView } from './upstream-health.js';
+import type { HandoffUse } from '../config/handoff.js';
 
 export type AgentPhase = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -47,6 +48,10 @@ export interface AgentStatus {
     reconcileIntervalMs: number;
     drainGraceMs: number;
     logLevel: string;
+    /** Where the gateway settings came from: the init container's hand-off, or this process's own inputs. */
+    gatewaySource: 'handoff' | 'own inputs';
+    handoff: HandoffUse | null;
+    mode: { bgp: boolean; evpnVni: number | null };
     bfd: { enabled: boolean; localIps: string[]; peerIps: string[]; minTxMs: number; minRxMs: number; multiplier: number; passive: boolean };
   } | null;
   /** Null when BFD is disabled. */
@@ -125,6 +130,9 @@ export function configSummary(c: GatewayConfig): NonNullable<AgentStatus['config
     reconcileIntervalMs: c.reconcileIntervalMs,
     drainGraceMs: c.drainGraceMs,
     logLevel: c.logLevel,
+    gatewaySource: c.handoff?.adopted ? 'handoff' : 'own inputs',
+    handoff: c.handoff ?? null,
+    mode: { bgp: c.bgp === true, evpnVni: c.evpn?.vni ?? null },
     bfd: {
       enabled: c.bfd.enabled, localIps: c.bfd.localIps, peerIps: c.bfd.peerIps, minTxMs: c.bfd.minTxMs,
       minRxMs: c.bfd.minRxMs, multiplier: c.bfd.multiplier, passive: c.bfd.passive,

@@ -7,13 +7,16 @@ import type { DesiredDataplane, DesiredIptables, DesiredSysctl, ParsedIptables }
 import type { Drift } from '../reconcile/types.js';
 import { applyIpset, ipsetDrift, readIpset, type LiveIpset } from './ipset.js';
 import { applyIptables, iptablesDrift, readIptables, tablesOf } from './iptables.js';
-import type { LinkInfo, RouteInfo, RuleInfo, Rtnl } from './netlink.js';
+import { applyLinks, checkLinkKinds, kindsToCreate, linkDrift } from './links.js';
+import type { LinkDetail, LinkInfo, RouteInfo, RuleInfo, Rtnl } from './netlink.js';
 import { applyRoutes, planRoutes, readRoutes } from './routes.js';
 import { applyRules, planRules, readRules } from './rules.js';
 import { readSysctl, writeSysctl } from './sysctl.js';
 
 export interface LiveDataplane {
   links: LinkInfo[];
+  /** With kind and master; read only when EVPN devices are desired. */
+  linkDetails: LinkDetail[];
   sysctls: Map<string, string | undefined>;
   ipsets: Map<string, LiveIpset | undefined>;
   iptables: Map<Family, ParsedIptables>;
@@ -23,15 +26,16 @@ export interface LiveDataplane {
 
 /** Reads exactly the live objects the desired dataplane is about (independent reads run concurrently). */
 export async function readLive(nl: Rtnl, desired: DesiredDataplane): Promise<LiveDataplane> {
-  const [sysctls, ipsets, iptables, links, routes, rules] = await Promise.all([
+  const [sysctls, ipsets, iptables, links, linkDetails, routes, rules] = await Promise.all([
     Promise.all(desired.sysctls.map(async (s) => [s.key, await readSysctl(s.key)] as const)),
     Promise.all(desired.ipsets.map(async (s) => [s.name, await readIpset(s.name)] as const)),
     Promise.all(desired.iptables.map(async (t) => [t.family, await readIptables(t.family, tablesOf(t))] as const)),
     nl.links(),
+    desired.links?.length ? nl.linkDetails() : Promise.resolve([]),
     readRoutes(nl, desired.routes),
     readRules(nl, desired.rules),
   ]);
-  return { links, sysctls: new Map(sysctls), ipsets: new Map(ipsets), iptables: new Map(iptables), routes, rules };
+  return { links, linkDetails, sysctls: new Map(sysctls), ipsets: new Map(ipsets), iptables: new Map(iptables), routes, rules };
 }
 
 function sysctlDrift(s: DesiredSysctl, actual: string | undefined): Drift | undefined {
@@ -44,7 +48,7 @@ const emptyIptables: ParsedIptables = { tables: {} };
 
 /** Every difference between desired and live, in apply order. */
 export function computeDrift(desired: DesiredDataplane, live: LiveDataplane): Drift[] {
-  const drift: Drift[] = [];
+  const drift: Drift[] = linkDrift(desired.links ?? [], live.linkDetails);
   for (const s of desired.sysctls) {
     const d = sysctlDrift(s, live.sysctls.get(s.key));
     if (d) drift.push(d);
@@ -82,6 +86,8 @@ export async function applyDataplane(nl: Rtnl, desired: DesiredDataplane): Promi
   const before = await readLive(nl, desired);
   const drift = computeDrift(desired, before);
   if (drift.length === 0) return { drift, changed: false, remaining: [], errors: [] };
+  // A device type the kernel lacks (vrf here) fails the whole pass before anything is written.
+  if (desired.links?.length) await checkLinkKinds(nl, kindsToCreate(desired.links, before.linkDetails));
 
   const errors: string[] = [];
   for (const s of desired.sysctls) {
@@ -95,10 +101,15 @@ export async function applyDataplane(nl: Rtnl, desired: DesiredDataplane): Promi
       await step(errors, `ip${t.family === 6 ? '6' : ''}tables`, () => applyIptables(t, before.iptables.get(t.family) ?? emptyIptables));
     }
   }
-  const routes = planRoutes(desired.routes, before.routes, before.links);
+  // Devices before routes: enslaving a device to a VRF cycles it, which flushes its routes.
+  if (desired.links?.length && linkDrift(desired.links, before.linkDetails).length > 0) {
+    await step(errors, 'devices', () => applyLinks(nl, desired.links!, before.linkDetails));
+  }
+  const after = desired.links?.length ? await readLive(nl, desired) : before;
+  const routes = planRoutes(desired.routes, after.routes, after.links);
   for (const b of routes.blocked) errors.push(`${b.object}: ${b.problem} (${b.expected ?? ''})`);
   await step(errors, 'routes', () => applyRoutes(nl, routes));
-  await step(errors, 'rules', () => applyRules(nl, planRules(desired.rules, before.rules)));
+  await step(errors, 'rules', () => applyRules(nl, planRules(desired.rules, after.rules)));
 
   const remaining = await verifyDataplane(nl, desired);
   return { drift, changed: true, remaining, errors };

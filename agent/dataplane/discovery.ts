@@ -30,6 +30,7 @@ interface Ctx {
   addresses: AddressInfo[];
   origin: OriginOf;
   errors: ConfigError[];
+  evpn: boolean;
 }
 
 function report(ctx: Ctx, settingId: string, value: string, message: string): void {
@@ -66,6 +67,10 @@ async function discoverSide(ctx: Ctx, fam: FamilyConfig, side: Side, explicit: s
     const address = lookup?.oif === link.index && lookup.prefsrc ? lookup.prefsrc : (connected ?? onLink[0]!).address;
     return { name: link.name, index: link.index, up: link.up && link.carrier, address };
   }
+  // EVPN: once the internal interface is enslaved to vrf-vpn, its connected route lives in table
+  // 2000 and a main-table lookup no longer finds the gateway there; the on-link address still does.
+  const connected = ctx.evpn && side === 'internal' ? connectedLink(ctx, fam, gw) : undefined;
+  if (connected) return connected;
   if (!lookup) {
     report(ctx, gwId, gw, 'not reachable from any interface (no route to it)');
     return undefined;
@@ -90,8 +95,24 @@ async function discoverSide(ctx: Ctx, fam: FamilyConfig, side: Side, explicit: s
   return { name: link.name, index: link.index, up: link.up && link.carrier, address: lookup.prefsrc };
 }
 
+/** The interface with an address whose prefix holds the gateway (first in kernel order). */
+function connectedLink(ctx: Ctx, fam: FamilyConfig, gw: string): InterfaceFact | undefined {
+  for (const link of ctx.links) {
+    if (link.name === 'lo') continue;
+    const a = addressesOn(ctx, link.index, fam).find((x) => contains(`${x.address}/${x.prefixLen}`, gw));
+    if (a) return { name: link.name, index: link.index, up: link.up && link.carrier, address: a.address };
+  }
+  return undefined;
+}
+
+/** The VXLAN local address as Kube-OVN picks it: the interface's first IPv4 address, else its first IPv6. */
+function firstAddress(ctx: Ctx, index: number): string | undefined {
+  const on = ctx.addresses.filter((a) => a.index === index && !a.address.startsWith('fe80:'));
+  return (on.find((a) => a.family === 4) ?? on.find((a) => a.family === 6))?.address;
+}
+
 export async function discover(nl: Rtnl, config: GatewayConfig): Promise<Facts> {
-  const ctx: Ctx = { nl, links: await nl.links(), addresses: await nl.addresses(), origin: originFrom(config), errors: [] };
+  const ctx: Ctx = { nl, links: await nl.links(), addresses: await nl.addresses(), origin: originFrom(config), errors: [], evpn: config.evpn !== undefined };
   const families: FamilyFacts[] = [];
   for (const fam of config.families) {
     const internal = await discoverSide(ctx, fam, 'internal', config.internalInterface);
@@ -102,8 +123,14 @@ export async function discover(nl: Rtnl, config: GatewayConfig): Promise<Facts> 
     }
     if (internal && external) families.push({ family: fam.family, internal, external });
   }
+  if (config.evpn && families[0]) {
+    const ext = families[0].external;
+    const local = firstAddress(ctx, ext.index);
+    if (local === undefined) report(ctx, 'enableEvpn', 'true', `the external interface ${ext.name} has no address for the VXLAN device vxlan-vpn`);
+  }
   if (ctx.errors.length > 0) throw new InputError(ctx.errors);
   const facts: Facts = { families };
+  if (config.evpn && families[0]) facts.evpnLocal = firstAddress(ctx, families[0].external.index);
   if (config.families.some((f) => f.family === 4)) {
     const all = await readSysctl('net/ipv4/conf/all/rp_filter');
     if (all !== undefined && /^[0-2]$/.test(all)) facts.ipv4RpFilterAll = Number(all);

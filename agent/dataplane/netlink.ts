@@ -58,6 +58,102 @@ export interface LinkInfo {
   carrier: boolean;
 }
 
+/** A link with what the EVPN devices are compared on (kind and its data, master). */
+export interface LinkDetail extends LinkInfo {
+  /** IFLA_INFO_KIND, e.g. vrf, bridge, vxlan, veth; undefined for a device without one. */
+  kind?: string;
+  /** Index of the master device (IFLA_MASTER). */
+  master?: number;
+  /** vrf: IFLA_VRF_TABLE. */
+  vrfTable?: number;
+  /** vxlan: IFLA_VXLAN_ID / _PORT / _LOCAL(6). */
+  vxlan?: { id?: number; port?: number; local?: string };
+}
+
+/** What a created device is: kind vrf (table), bridge, or vxlan (id, port, local). */
+export type LinkCreate =
+  | { kind: 'vrf'; table: number }
+  | { kind: 'bridge' }
+  /** local: absent only for the kernel-support probe. */
+  | { kind: 'vxlan'; id: number; port: number; local?: string };
+
+/** One netlink attribute (native endianness, 4-byte aligned). */
+function nla(type: number, payload: Buffer): Buffer {
+  const len = 4 + payload.length;
+  const h = Buffer.alloc(4);
+  h.writeUInt16LE(len, 0);
+  h.writeUInt16LE(type, 2);
+  return Buffer.concat([h, payload, Buffer.alloc((4 - (len % 4)) % 4)]);
+}
+
+const u32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v, 0);
+  return b;
+};
+
+/** Attributes of a nested block, by type (the NLA_F_NESTED / NET_BYTEORDER bits dropped). */
+function parseNlas(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let off = 0;
+  while (off + 4 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > buf.length) break;
+    out.set(buf.readUInt16LE(off + 2) & 0x3fff, buf.subarray(off + 4, off + len));
+    off += (len + 3) & ~3;
+  }
+  return out;
+}
+
+// IFLA_INFO_KIND / _DATA; IFLA_VRF_TABLE; IFLA_VXLAN_ID / _LOCAL / _PORT / _LOCAL6 (linux/if_link.h).
+const INFO_KIND = 1;
+const INFO_DATA = 2;
+const VRF_TABLE = 1;
+const VXLAN_ID = 1;
+const VXLAN_LOCAL = 4;
+const VXLAN_PORT = 15;
+const VXLAN_LOCAL6 = 17;
+
+export function encodeLinkInfo(c: LinkCreate): Buffer {
+  const kind = nla(INFO_KIND, Buffer.from(`${c.kind}\0`));
+  if (c.kind === 'bridge') return kind;
+  if (c.kind === 'vrf') return Buffer.concat([kind, nla(INFO_DATA, nla(VRF_TABLE, u32(c.table)))]);
+  const local = c.local !== undefined ? ipToBuffer(c.local) : undefined;
+  const port = Buffer.alloc(2);
+  port.writeUInt16BE(c.port, 0); // network byte order
+  const data = Buffer.concat([
+    nla(VXLAN_ID, u32(c.id)),
+    ...(local ? [nla(local.length === 4 ? VXLAN_LOCAL : VXLAN_LOCAL6, local)] : []),
+    nla(VXLAN_PORT, port),
+  ]);
+  return Buffer.concat([kind, nla(INFO_DATA, data)]);
+}
+
+export function decodeLinkInfo(buf: Buffer): Pick<LinkDetail, 'kind' | 'vrfTable' | 'vxlan'> {
+  const info = parseNlas(buf);
+  const kindRaw = info.get(INFO_KIND);
+  const kind = kindRaw ? kindRaw.toString('utf8').replace(/\0.*$/s, '') : undefined;
+  const data = info.get(INFO_DATA) ? parseNlas(info.get(INFO_DATA)!) : new Map<number, Buffer>();
+  if (kind === 'vrf') {
+    const t = data.get(VRF_TABLE);
+    return { kind, ...(t && t.length >= 4 ? { vrfTable: t.readUInt32LE(0) } : {}) };
+  }
+  if (kind === 'vxlan') {
+    const id = data.get(VXLAN_ID);
+    const port = data.get(VXLAN_PORT);
+    const local = data.get(VXLAN_LOCAL) ?? data.get(VXLAN_LOCAL6);
+    return {
+      kind,
+      vxlan: {
+        ...(id && id.length >= 4 ? { id: id.readUInt32LE(0) } : {}),
+        ...(port && port.length >= 2 ? { port: port.readUInt16BE(0) } : {}),
+        ...(local && (local.length === 4 || local.length === 16) ? { local: ipFromBuffer(local) } : {}),
+      },
+    };
+  }
+  return kind !== undefined ? { kind } : {};
+}
+
 export interface AddressInfo {
   family: Family;
   index: number;
@@ -235,6 +331,35 @@ export class Rtnl {
   async links(): Promise<LinkInfo[]> {
     const msgs = await this.call('list links', (o) => this.sock.getLinks({}, {}, o));
     return msgs.map(toLinkInfo).filter((l): l is LinkInfo => l !== undefined);
+  }
+
+  /** Links with kind, master and the vrf/vxlan data (`ip -d link`). */
+  async linkDetails(): Promise<LinkDetail[]> {
+    const msgs = await this.call('list links', (o) => this.sock.getLinks({}, {}, o));
+    const out: LinkDetail[] = [];
+    for (const m of msgs) {
+      const base = toLinkInfo(m);
+      if (!base) continue;
+      const info = bufOf(m.attrs.linkinfo);
+      out.push({ ...base, ...(info ? decodeLinkInfo(info) : {}), ...(m.attrs.master ? { master: m.attrs.master } : {}) });
+    }
+    return out;
+  }
+
+  /** `ip link add NAME type KIND ...`; EOPNOTSUPP when the kernel lacks the device type. */
+  async createLink(name: string, c: LinkCreate): Promise<void> {
+    await this.call(`create ${c.kind} device ${name}`, (o) => this.sock.newLink({}, { ifname: name, linkinfo: encodeLinkInfo(c) }, o), FlagsNew.CREATE | FlagsNew.EXCL);
+  }
+
+  async deleteLink(index: number, label: string): Promise<void> {
+    await this.call(`delete device ${label}`, (o) => this.sock.delLink({ index }, {}, o));
+  }
+
+  /** `ip link set dev LABEL [master M] [up]`. */
+  async setLink(index: number, label: string, change: { master?: number; up?: true }): Promise<void> {
+    const data: rt.Link = { index, ...(change.up ? { flags: { up: true }, change: { up: true } } : {}) };
+    const attrs = change.master !== undefined ? { master: change.master } : {};
+    await this.call(`set device ${label}${change.master !== undefined ? ` master #${change.master}` : ''}${change.up ? ' up' : ''}`, (o) => this.sock.newLink(data, attrs, o));
   }
 
   async linkByName(name: string): Promise<LinkInfo | undefined> {

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { rt } from 'netlink';
 import { loadAddon, type NativeRtnlReader, type RtnlBatchCallback } from '../bfd/addon.js';
+import { guardedTimeout } from '../lib/guard.js';
 
 /**
  * Receive buffer to ask for; the kernel doubles it. A queued route notification takes about 830
@@ -158,7 +159,7 @@ export class RtnlMulticast extends EventEmitter<MulticastEvents> {
     try {
       this.openReader();
     } catch (err) {
-      this.retry = setTimeout(() => {
+      this.retry = guardedTimeout('rtnetlink: reopen', () => {
         this.retry = undefined;
         this.reopen(`retrying after: ${(err as Error).message}`);
       }, this.reopenRetryMs);

@@ -24,10 +24,21 @@ export async function readSysctl(key: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * In a non-privileged container /proc/sys is mounted read-only (EROFS), and a non-root uid may not
+ * write it anyway (EACCES): the sysctls are the init container's job there. Such a drift can be
+ * verified and reported, not repaired; the error says so instead of looking like a bug.
+ */
+const READ_ONLY = new Set(['EROFS', 'EACCES', 'EPERM']);
+
 export async function writeSysctl(key: string, value: string): Promise<void> {
   try {
     await writeFile(pathOf(key), `${value}\n`);
   } catch (err) {
-    throw new Error(`write sysctl ${key}=${value}: ${(err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const why = READ_ONLY.has(code)
+      ? `${code}: /proc/sys is not writable by this process (a non-privileged container); this drift can only be reported here, the init container sets sysctls`
+      : (err as Error).message;
+    throw new Error(`write sysctl ${key}=${value}: ${why}`, { cause: err });
   }
 }

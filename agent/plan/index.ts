@@ -19,7 +19,7 @@ export { renderIptablesRestore } from './iptables-render.js';
 export { parseIptablesSave } from './iptables-save.js';
 export { diffIptables, describeIptablesDrift, staleOwnedChains } from './iptables-diff.js';
 export {
-  BFD_CONTROL_PORT, CHAIN, DEFAULT_TABLE, GATEWAY_TABLE, IPSET_DEFAULT_MAXELEM, NAT_TABLE, OWNED_CHAINS, RULE_PRIORITY,
+  BFD_CONTROL_PORT, CHAIN, DEFAULT_TABLE, EVPN, GATEWAY_TABLE, IPSET_DEFAULT_MAXELEM, NAT_TABLE, OWNED_CHAINS, RULE_PRIORITY,
   noSnatSetName,
 } from './names.js';
 export type * from './types.js';

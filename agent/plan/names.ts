@@ -36,6 +36,16 @@ export function noSnatSetName(family: Family): string {
   return family === 4 ? 'VEG-NOSNAT4' : 'VEG-NOSNAT6';
 }
 
+/** Kube-OVN's EVPN devices and VRF table (init-vpc-egress-gateway.sh). */
+export const EVPN = {
+  vrf: 'vrf-vpn',
+  bridge: 'br-vpn',
+  vxlan: 'vxlan-vpn',
+  table: 2000,
+  /** IANA VXLAN port. */
+  port: 4789,
+} as const;
+
 /** BFD single-hop control port (RFC 5881). */
 export const BFD_CONTROL_PORT = 3784;
 

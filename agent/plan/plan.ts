@@ -4,7 +4,7 @@
 import type { FamilyConfig, GatewayConfig } from '../config/types.js';
 import { hostCidr } from '../lib/ip.js';
 import {
-  BFD_CONTROL_PORT, CHAIN, DEFAULT_TABLE, GATEWAY_TABLE, IPSET_DEFAULT_MAXELEM, NAT_TABLE, RULE_PRIORITY, noSnatSetName,
+  BFD_CONTROL_PORT, CHAIN, DEFAULT_TABLE, EVPN, GATEWAY_TABLE, IPSET_DEFAULT_MAXELEM, NAT_TABLE, RULE_PRIORITY, noSnatSetName,
 } from './names.js';
 import type {
   DesiredDataplane, DesiredIpset, DesiredIptables, DesiredRoute, DesiredRule, DesiredSysctl, Facts, FamilyFacts,
@@ -18,12 +18,38 @@ export function plan(config: GatewayConfig, facts: Facts): DesiredDataplane {
     // Discovery reports a missing interface as an InputError before planning; reaching this is a bug.
     if (!f) throw new Error(`plan: IPv${fam.family} is configured but discovery returned no facts for it`);
     out.sysctls.push(...familySysctls(fam, f, facts));
+    // BGP mode: the routes come from BGP (Kube-OVN's FRR sidecar) and nothing is SNATed, so the
+    // table-1000 route, rules 1001-1004, the no-SNAT set and the nat chains are all left out.
+    if (config.bgp) continue;
     out.routes.push(tableRoute(fam, f));
     out.rules.push(...policyRules(fam, f));
     out.ipsets.push(noSnatSet(fam));
     out.iptables.push(natRules(fam, f, config.bfd.enabled));
   }
+  if (config.evpn) evpn(config, config.evpn.vni, facts, out);
   return out;
+}
+
+/**
+ * Kube-OVN's EVPN block: vrf-vpn (table 2000) <- br-vpn <- vxlan-vpn (VNI, dstport 4789, local = the
+ * external interface's first address), the internal interface enslaved to vrf-vpn, and each no-SNAT
+ * source routed in table 2000 via the internal gateway. Its script hard-codes eth0 as the enslaved
+ * device; we take the discovered internal interface (eth0 in a Kube-OVN Pod).
+ */
+function evpn(config: GatewayConfig, vni: number, facts: Facts, out: DesiredDataplane): void {
+  const internal = facts.families[0]?.internal.name;
+  if (!internal) throw new Error('plan: EVPN is configured but discovery returned no interface facts');
+  if (facts.evpnLocal === undefined) throw new Error('plan: EVPN is configured but discovery found no external address for the VXLAN device');
+  out.links = [
+    { name: EVPN.vrf, kind: 'vrf', table: EVPN.table, up: true },
+    { name: EVPN.bridge, kind: 'bridge', master: EVPN.vrf, up: true },
+    { name: EVPN.vxlan, kind: 'vxlan', vxlan: { id: vni, port: EVPN.port, local: facts.evpnLocal }, master: EVPN.bridge, up: true },
+    { name: internal, master: EVPN.vrf, up: true },
+  ];
+  for (const fam of [...config.families].sort((a, b) => a.family - b.family)) {
+    const oif = facts.families.find((x) => x.family === fam.family)?.internal.name ?? internal;
+    for (const dst of fam.noSnatSources) out.routes.push({ family: fam.family, table: EVPN.table, dst, gateway: fam.internalGateway, oif });
+  }
 }
 
 function familySysctls(fam: FamilyConfig, f: FamilyFacts, facts: Facts): DesiredSysctl[] {

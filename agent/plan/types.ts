@@ -23,6 +23,11 @@ export interface Facts {
    * needs it because the effective rp_filter of an interface is max(all, interface): see plan.ts.
    */
   ipv4RpFilterAll?: number;
+  /**
+   * EVPN only: the external interface's first address, IPv4 before IPv6, in kernel order (the VXLAN
+   * local address, as Kube-OVN picks it); undefined when it has none.
+   */
+  evpnLocal?: string;
 }
 
 export interface DesiredSysctl {
@@ -68,7 +73,24 @@ export interface DesiredIptables {
   hooks: { table: string; chain: string; rule: string }[];
 }
 
+/**
+ * A network device the agent owns (EVPN) or enslaves. `kind` undefined: an existing device (the
+ * internal interface) that only gets a master. Devices are created, enslaved and set up in list order.
+ */
+export interface DesiredLink {
+  name: string;
+  kind?: 'vrf' | 'bridge' | 'vxlan';
+  /** vrf: its routing table. */
+  table?: number;
+  /** vxlan: VNI, UDP destination port, local address. */
+  vxlan?: { id: number; port: number; local: string };
+  master?: string;
+  up: boolean;
+}
+
 export interface DesiredDataplane {
+  /** EVPN devices; absent or empty otherwise. Applied before routes (enslaving flushes a device's routes). */
+  links?: DesiredLink[];
   sysctls: DesiredSysctl[];
   routes: DesiredRoute[];
   rules: DesiredRule[];

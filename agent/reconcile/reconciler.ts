@@ -14,6 +14,7 @@ import { discover } from '../dataplane/discovery.js';
 import { Rtnl, RtnlWatcher, type NetlinkChange } from '../dataplane/netlink.js';
 import { LogThrottle } from '../lib/log.js';
 import type { ApplyResult, DataplaneReconciler, DataplaneStatus, Drift } from './types.js';
+import { guard, guardedInterval, guardedTimeout } from '../lib/guard.js';
 
 export interface ReconcilerOptions {
   config: GatewayConfig;
@@ -167,7 +168,7 @@ export class Reconciler extends EventEmitter implements DataplaneReconciler {
   private onChange(change: NetlinkChange): void {
     this.log.trace({ change }, 'netlink change');
     if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
+    this.debounce = guardedTimeout('dataplane: netlink debounce', () => {
       this.debounce = undefined;
       this.schedule('netlink');
     }, this.debounceMs);
@@ -177,18 +178,18 @@ export class Reconciler extends EventEmitter implements DataplaneReconciler {
     if (!this.stopped) return;
     this.stopped = false;
     const watcher = new RtnlWatcher();
-    watcher.on('change', (c) => this.onChange(c));
-    watcher.on('resync', (reason) => {
+    watcher.on('change', guard('dataplane: netlink change', (c: NetlinkChange) => this.onChange(c)));
+    watcher.on('resync', guard('dataplane: netlink resync', (reason: string) => {
       const suppressed = this.resyncLog.take();
       if (suppressed !== undefined) this.log.warn({ reason, overflows: watcher.stats()?.overflows, suppressed }, 'netlink notifications lost; full resync');
       this.schedule('netlink');
-    });
+    }));
     watcher.start();
     this.watcher = watcher;
     const { receiveBufferBytes, forced, portId } = watcher.stats()!;
     if (forced) this.log.info({ receiveBufferBytes, portId }, 'listening for netlink changes');
     else this.log.warn({ receiveBufferBytes, portId, why: 'no CAP_NET_ADMIN: the receive buffer is capped by net.core.rmem_max, bursts of changes may overflow it' }, 'listening for netlink changes');
-    this.periodic = setInterval(() => this.schedule('periodic'), this.config.reconcileIntervalMs);
+    this.periodic = guardedInterval('dataplane: periodic verification', () => this.schedule('periodic'), this.config.reconcileIntervalMs);
   }
 
   async stop(): Promise<void> {

@@ -11,6 +11,7 @@ import { FlowCounts } from './flow-counts.js';
 import { formatRecord, gapRecord, toRecord } from './record.js';
 import { RotatingRecordWriter } from './rotating-writer.js';
 import type { ConntrackEvent, GapRecord, RecordLine, SnatStatus } from './types.js';
+import { guardedTimeout } from '../lib/guard.js';
 
 export interface SysctlAccess {
   read(key: string): Promise<string | undefined>;
@@ -239,7 +240,7 @@ export class SnatRecorder {
     }
     this.flushGap();
     this.pendingGap = { reason, first: at, last: at, count: 1 };
-    this.gapTimer = setTimeout(() => this.flushGap(), GAP_COALESCE_MS);
+    this.gapTimer = guardedTimeout('snat records: gap record', () => this.flushGap(), GAP_COALESCE_MS);
     this.gapTimer.unref();
   }
 
@@ -264,7 +265,7 @@ export class SnatRecorder {
   private scheduleRestart(attempt: number): void {
     if (this.stopped) return;
     const delay = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!;
-    this.restartTimer = setTimeout(() => {
+    this.restartTimer = guardedTimeout('snat records: conntrack restart', () => {
       this.restartTimer = null;
       if (this.stopped) return;
       this.process.start().then(
@@ -287,9 +288,9 @@ export class SnatRecorder {
   private scheduleResync(): void {
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     const wait = Math.max(RESYNC_QUIET_MS, this.lastResyncAt + RESYNC_MIN_INTERVAL_MS - this.now());
-    this.resyncTimer = setTimeout(() => {
+    this.resyncTimer = guardedTimeout('snat records: resync', () => {
       this.resyncTimer = null;
-      void this.resync('overflow');
+      return this.resync('overflow');
     }, wait);
     this.resyncTimer.unref();
   }

@@ -8,6 +8,7 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { listRecordFilesSync, recordFileName } from './record-files.js';
+import { guardedInterval } from '../lib/guard.js';
 
 export interface RotationLimits {
   /** Rotate before a file would grow beyond this. */
@@ -78,7 +79,7 @@ export class RotatingRecordWriter {
       if (this.now() - newest.createdMs < this.rotateIntervalMs) this.continueFile(newest.path, newest.createdMs);
     }
     this.prune();
-    this.timer = setInterval(() => this.maintain(), Math.min(this.flushIntervalMs, this.rotateIntervalMs));
+    this.timer = guardedInterval('snat records: file maintenance', () => this.maintain(), Math.min(this.flushIntervalMs, this.rotateIntervalMs));
     this.timer.unref();
   }
 

@@ -10,6 +10,7 @@ import { afOf, parseNetlinkError, Rtnl } from '../dataplane/netlink.js';
 import { RtnlMulticast, type MulticastStats } from '../dataplane/rtnl-multicast.js';
 import { addressClass, ipToBuffer, parseIp } from '../lib/ip.js';
 import type { LinkObservation, NudState } from './signals.js';
+import { guard, guardedTimeout } from '../lib/guard.js';
 
 export interface NeighbourWatch {
   family: Family;
@@ -63,14 +64,14 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
     this.req = createRtNetlink({ ref: false, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
     this.req.socket.on('error', () => {}); // requests fail through their own promises
     const listen = new RtnlMulticast(['LINK', 'NEIGH']);
-    listen.on('message', (type, payload) => {
+    listen.on('message', guard('upstream: rtnetlink message', (type: number, payload: Buffer) => {
       try {
         this.onMessage(type, payload);
       } catch (err) {
         this.recover(`unparseable rtnetlink message type ${type}: ${(err as Error).message}`);
       }
-    });
-    listen.on('loss', (reason) => this.recover(reason));
+    }));
+    listen.on('loss', guard('upstream: rtnetlink loss', (reason: string) => this.recover(reason)));
     listen.start();
     this.listen = listen;
     this.rtnl = Rtnl.open();
@@ -96,7 +97,7 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
     this.emit('resync', reason);
     this.resync().catch((err: Error) => {
       if (!this.listen || this.retry) return;
-      this.retry = setTimeout(() => {
+      this.retry = guardedTimeout('upstream: re-read retry', () => {
         this.retry = undefined;
         if (this.listen) this.recover(`retrying after a failed re-read: ${err.message}`);
       }, 1000);

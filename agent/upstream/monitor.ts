@@ -11,6 +11,7 @@ import type { ProbeTarget, UpstreamOptions } from './options.js';
 import { UpstreamPolicy, type SignalStatus, type UpstreamFamilyStatus } from './policy.js';
 import { runProbe, type ProbeOutcome } from './probes.js';
 import { linkVerdict, neighbourVerdict, RiseFall } from './signals.js';
+import { guard, guardedInterval, guardedTimeout } from '../lib/guard.js';
 
 export interface ProbeResultEvent {
   family: Family;
@@ -46,24 +47,24 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
     this.policy = new UpstreamPolicy(opts.families.map((f) => f.family), opts, Date.now());
     this.watches = opts.families.map((f) => ({ family: f.family, interface: f.interface, gateway: f.gateway }));
     this.kernel = new UpstreamKernel([...new Set(opts.families.map((f) => f.interface))], this.watches);
-    this.kernel.on('link', (name, obs) => {
+    this.kernel.on('link', guard('upstream: link change', (name: string, obs: Parameters<typeof linkVerdict>[0]) => {
       const verdict = linkVerdict(obs);
       for (const f of this.opts.families) if (f.interface === name) this.policy.update(f.family, 'link', name, verdict, Date.now());
       this.evaluate();
-    });
-    this.kernel.on('neighbour', (w, nud) => {
+    }));
+    this.kernel.on('neighbour', guard('upstream: neighbour change', (w: NeighbourWatch, nud: Parameters<typeof neighbourVerdict>[1]) => {
       const prev = this.policy.signalState(w.family, 'neighbour', w.gateway);
       this.policy.update(w.family, 'neighbour', w.gateway, neighbourVerdict(prev, nud), Date.now());
       this.evaluate();
       // A lost entry (carrier loss flushes the cache, GC) is re-resolved now, not at the next round.
       if (nud === 'absent' && this.running && this.opts.neighbourVerifyIntervalMs > 0) this.verifyNeighbour(w);
-    });
+    }));
     // An overflow is reported on many reads while a burst lasts: one line per interval.
     const resyncLog = new LogThrottle(RESYNC_LOG_INTERVAL_MS);
-    this.kernel.on('resync', (reason) => {
+    this.kernel.on('resync', guard('upstream: resync', (reason: string) => {
       const suppressed = resyncLog.take();
       if (suppressed !== undefined) this.log?.warn({ reason, suppressed }, 'upstream: re-reading link and neighbour state');
-    });
+    }));
   }
 
   /** Reads the current link and neighbour state, then starts re-verification and probes. */
@@ -118,7 +119,7 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
   }
 
   private every(intervalMs: number, fn: () => void): void {
-    const t = setInterval(fn, intervalMs);
+    const t = guardedInterval('upstream: periodic check', fn, intervalMs);
     this.timers.add(t);
   }
 
@@ -141,13 +142,13 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
       this.policy.update(t.family, 'probe', t.name, verdict, Date.now());
       if (verdict.state !== before) this.log?.info({ family: t.family, probe: t.name, state: verdict.state, detail: verdict.detail }, 'upstream probe state changed');
       this.evaluate();
-      const timer = setTimeout(() => {
+      const timer = guardedTimeout(`upstream: probe ${t.name}`, () => {
         this.timers.delete(timer);
-        void run();
+        return run();
       }, Math.max(0, started + t.intervalMs - Date.now()));
       this.timers.add(timer);
     };
-    void run();
+    guard(`upstream: probe ${t.name}`, run)();
   }
 
   private async probeOnce(t: ProbeTarget, iface: string): Promise<ProbeOutcome> {
@@ -182,7 +183,7 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
     this.holdTimer = undefined;
     const at = this.policy.nextDeadline(now);
     if (at === undefined || !this.running) return;
-    this.holdTimer = setTimeout(() => {
+    this.holdTimer = guardedTimeout('upstream: hold-down', () => {
       this.holdTimer = undefined;
       this.evaluate();
     }, at - now);

@@ -51,10 +51,16 @@ const cases: Case[] = [
     want: { source: 'env', key: 'EXTERNAL_GATEWAY_IPV4', value: '10.16.0.1', message: /same address as the internal gateway/ } },
   { name: 'no family configured', env: {},
     want: { source: 'env', key: 'INTERNAL_GATEWAY_IPV4', value: '', message: /no address family is configured.*--allow-no-families/ } },
-  { name: 'BGP refused', env: { ...V4, ENABLE_BGP: 'true' },
-    want: { source: 'env', key: 'ENABLE_BGP', value: 'true', message: /BGP\/EVPN mode is not supported by this agent/ } },
-  { name: 'EVPN refused', env: { ...V4, ENABLE_EVPN: 'true' },
-    want: { source: 'env', key: 'ENABLE_EVPN', value: 'true', message: /not supported/ } },
+  { name: 'EVPN without BGP', env: { ...V4, ENABLE_EVPN: 'true', VNI: '100' },
+    want: { source: 'env', key: 'ENABLE_EVPN', value: 'true', message: /EVPN needs BGP mode: set ENABLE_BGP=true/ } },
+  { name: 'EVPN without VNI', env: { ...V4, ENABLE_BGP: 'true', ENABLE_EVPN: 'true' },
+    want: { source: 'env', key: 'VNI', value: '', message: /is required with ENABLE_EVPN=true \(1\.\.16777215\)/ } },
+  { name: 'VNI 0', env: { ...V4, ENABLE_BGP: 'true', ENABLE_EVPN: 'true', VNI: '0' },
+    want: { source: 'env', key: 'VNI', value: '0', message: /between 1 and 16777215/ } },
+  { name: 'VNI above 24 bits', env: { ...V4, ENABLE_BGP: 'true', ENABLE_EVPN: 'true', VNI: '16777216' },
+    want: { source: 'env', key: 'VNI', value: '16777216', message: /between 1 and 16777215/ } },
+  { name: 'VNI not a number', env: { ...V4, ENABLE_BGP: 'true', ENABLE_EVPN: 'true', VNI: 'ten' },
+    want: { source: 'env', key: 'VNI', value: 'ten', message: /expected an integer/ } },
   { name: 'bad boolean', env: { ...V4, ENABLE_BGP: 'yes please' },
     want: { source: 'env', key: 'ENABLE_BGP', value: 'yes please', message: /expected true or false/ } },
   { name: 'BFD families do not pair', env: { ...V4, POD_IPS: '10.16.0.12', BFD_PEER_IPS: 'fdff::1' },
@@ -108,11 +114,11 @@ for (const c of cases) {
 t.test('every error is collected in one run, in a readable form', async (t) => {
   const errors = errorsOf({
     INTERNAL_GATEWAY_IPV4: 'fd00::1', EXTERNAL_GATEWAY_IPV4: '172.17.0.300', NO_SNAT_SOURCES_IPV4: '10.0.1.0/24,,10.0.0.0/33,fd00::/64,10.2.0.0/16,10.2.0.0/16',
-    BFD_MULTI: '0', BFD_PEER_IPS: 'x', ENABLE_BGP: 'true',
+    BFD_MULTI: '0', BFD_PEER_IPS: 'x', ENABLE_EVPN: 'true',
   }, { socket: 'rel' });
   t.same(errors.map((e) => e.key), [
     'INTERNAL_GATEWAY_IPV4', 'EXTERNAL_GATEWAY_IPV4', 'NO_SNAT_SOURCES_IPV4', 'NO_SNAT_SOURCES_IPV4', 'NO_SNAT_SOURCES_IPV4',
-    'BFD_PEER_IPS', 'BFD_MULTI', '--socket', 'ENABLE_BGP',
+    'BFD_PEER_IPS', 'BFD_MULTI', '--socket', 'ENABLE_EVPN', 'VNI',
   ]);
   const text = formatConfigErrors(errors);
   t.equal(text.split('\n').length, errors.length, 'one line per error');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { request } from '../../agent/control/client.js';
 import { ConfigError, Daemon } from '../../agent/daemon/daemon.js';
 import type { AgentStatus } from '../../agent/daemon/status.js';
+import { callbackFailures, setCallbackLogger } from '../../agent/lib/guard.js';
 import { FakePorts, memoryLogger, testConfig } from '../helpers/daemon-fakes.js';
 
 function setup(t: Test, over: Parameters<typeof testConfig>[1] = {}) {
@@ -231,4 +232,28 @@ t.test('a kernel that refuses the release is a warning, not a failure', async (t
   t.match(daemon.status().memory.startupRelease, { error: 'EINVAL', mappings: 0 });
   t.ok(daemon.status().live.ok, 'still live');
   t.ok(lines.some((l) => l.msg === 'startup pages not released' && l.error === 'EINVAL' && l.level === 40));
+});
+
+t.test('a throwing timer callback (the startup page release) is logged and the agent stays up', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-release-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = testConfig(dir, { startupPageReleaseMs: 10 });
+  const ports = Object.assign(new FakePorts({ ok: true, config }), {
+    releaseStartupPages: (): never => { throw new Error('madvise exploded'); },
+  });
+  const { log, lines } = memoryLogger();
+  setCallbackLogger(log); // as `run` does
+  t.teardown(() => setCallbackLogger(null));
+  const before = callbackFailures().count;
+  const daemon = new Daemon({ ports, log, version: '9.9.9', checkIntervalMs: 60_000 });
+  t.teardown(() => daemon.abort());
+  await daemon.start();
+  await new Promise((r) => setTimeout(r, 100));
+  const line = lines.find((l) => l.msg === 'a callback failed; the agent keeps running');
+  t.match(line, { level: 50, callback: 'daemon: startup page release', err: 'madvise exploded', stack: /madvise exploded/ });
+  t.equal(callbackFailures().count, before + 1, 'counted');
+  t.equal(daemon.status().phase, 'running');
+  t.ok(daemon.status().live.ok, 'still live');
+  const s = (await request(config.controlSocket, 'status')) as AgentStatus;
+  t.equal(s.phase, 'running', 'still answers on the control socket');
 });
