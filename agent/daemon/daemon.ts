@@ -11,7 +11,6 @@ import type { GatewayConfig } from '../config/types.js';
 import { createControlHandler, type AgentControl, type DataplaneView } from '../control/commands.js';
 import { ControlServer } from '../control/server.js';
 import { prepareSocketPath } from '../control/socket-file.js';
-import { parseListenAddress } from '../health/listen-address.js';
 import type { Metrics } from '../health/metrics.js';
 import { HealthServer } from '../health/server.js';
 import type { Logger } from '../lib/log.js';
@@ -102,12 +101,17 @@ export class Daemon implements AgentControl {
     const config = await step(this.log, 'config', async () => {
       const r = await this.opts.ports.loadConfig();
       if (!r.ok) throw new ConfigError(r.errors);
-      parseListenAddress(r.config.healthListen); // fails here, before anything is touched
       await prepareSocketPath(r.config.controlSocket);
       return r.config;
     });
     this.config = config;
     this.log.level = config.logLevel;
+    // Bound before the dataplane is touched, so an address that cannot be bound changes nothing;
+    // meanwhile /readyz answers "still starting".
+    await step(this.log, 'health', async () => {
+      this.health = new HealthServer(config.healthListen, { status: () => this.status(), metrics: () => this.loadMetrics() }, this.log, config.bfd.localIps);
+      await this.health.start();
+    });
 
     await step(this.log, 'dataplane', async () => {
       const reconciler = await this.opts.ports.createReconciler(config, this.log);
@@ -136,8 +140,6 @@ export class Daemon implements AgentControl {
     await step(this.log, 'snat-records', () => this.syncSnatRecords(config));
 
     await step(this.log, 'serve', async () => {
-      this.health = new HealthServer(config.healthListen, { status: () => this.status(), metrics: () => this.loadMetrics() }, this.log);
-      await this.health.start();
       const handler = createControlHandler(this);
       const main = new ControlServer(config.controlSocket, handler, this.log);
       await main.start();
@@ -153,7 +155,7 @@ export class Daemon implements AgentControl {
           this.log.warn({ socket: config.compatSocket, err: (err as Error).message }, 'not serving Kube-OVN\'s supervisor socket');
         }
       }
-      this.log.info({ health: this.health.address(), sockets: this.control.map((c) => c.path) }, 'serving health and control');
+      this.log.info({ health: this.health!.addresses(), sockets: this.control.map((c) => c.path) }, 'serving health and control');
     });
 
     this.checkTimer = setInterval(() => void this.periodicCheck(), this.opts.checkIntervalMs ?? CHECK_INTERVAL_MS);
@@ -311,7 +313,7 @@ export class Daemon implements AgentControl {
       control: this.control.map((s) => ({ path: s.path, serving: s.serving() })),
       upstream: c && this.upstreamView(),
       snatRecords: c && this.snatRecordsView(),
-      health: { address: this.health?.address() ?? null },
+      health: { address: this.health?.address() ?? null, addresses: this.health?.addresses() ?? [] },
       lastReload: this.lastReload,
       counters: {
         reloads: this.reloads,

@@ -22,11 +22,11 @@ function setup(t: Test, over: Parameters<typeof testConfig>[1] = {}) {
   return { dir, config, ports, daemon, lines, stops };
 }
 
-t.test('start: config -> dataplane -> bfd -> upstream -> snat-records -> serve, each step logged with its duration', async (t) => {
+t.test('start: config -> health -> dataplane -> bfd -> upstream -> snat-records -> serve, each step logged with its duration', async (t) => {
   const { daemon, ports, lines, config } = setup(t);
   await daemon.start();
   const steps = lines.filter((l) => l.msg === 'step done').map((l) => l.step);
-  t.same(steps, ['config', 'dataplane', 'bfd', 'upstream', 'snat-records', 'serve']);
+  t.same(steps, ['config', 'health', 'dataplane', 'bfd', 'upstream', 'snat-records', 'serve']);
   t.ok(lines.filter((l) => l.msg === 'step done').every((l) => typeof l.durationMs === 'number'));
   t.same(ports.reconciler!.calls, [['applyOnce', 'startup'], ['start']]);
   t.same(ports.engine!.calls.slice(0, 2), [['start'], ['add', '10.16.0.11|10.255.255.255']]);
@@ -231,4 +231,16 @@ t.test('a kernel that refuses the release is a warning, not a failure', async (t
   t.match(daemon.status().memory.startupRelease, { error: 'EINVAL', mappings: 0 });
   t.ok(daemon.status().live.ok, 'still live');
   t.ok(lines.some((l) => l.msg === 'startup pages not released' && l.error === 'EINVAL' && l.level === 40));
+});
+
+t.test('a health address that cannot be bound fails the start before the dataplane is touched', async (t) => {
+  const { createServer } = await import('node:net');
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as { port: number }).port;
+  const { daemon, ports } = setup(t, { healthListen: `127.0.0.1:${port}` });
+  await t.rejects(daemon.start(), { message: new RegExp(`cannot listen for health on 127\\.0\\.0\\.1:${port}.*EADDRINUSE`) });
+  t.equal(ports.reconciler, null, 'no reconciler was created: nothing applied');
+  t.equal(ports.engine, null, 'no BFD engine started');
 });

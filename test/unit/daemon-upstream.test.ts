@@ -181,7 +181,8 @@ t.test('a withdrawn family goes AdminDown with Concatenated Path Down, /readyz s
   t.equal(ready.code, 503);
   t.match(ready.body, /- upstream IPv4 broken, withdrawn from ECMP: link net1: no carrier \(operstate down\)\n/);
   t.match(ready.body, /- BFD 10\.16\.0\.11 -> 10\.255\.255\.255 is AdminDown\n/);
-  const st = JSON.parse((await get(daemon, '/status')).body) as ReturnType<Daemon['status']>;
+  const st = daemon.status(); // the full view (HTTP /status is a redacted summary)
+  t.match(JSON.parse((await get(daemon, '/status')).body), { upstream: [{ family: 4, healthy: false, withdrawn: true }] });
   t.match(st.upstream, { families: [{ family: 4, withdraw: true, reasons: [{ message: 'link net1: no carrier (operstate down)' }] }], bfdActions: { adminDown: 1 } });
   t.match(st.bfd!.sessions, [{ state: 'AdminDown', localDiag: 'ConcatenatedPathDown' }]);
   const metrics = (await get(daemon, '/metrics')).body;
