@@ -4,6 +4,7 @@
 // (OpenBFDD-style, new for every session instance) and the bounded recovery of expected sessions.
 import type { BfdDiag, BfdSessionSpec, BfdSessionState, BfdState, BfdStateEvent } from '../bfd/types.js';
 import { pairKey } from '../bfd/sessions.js';
+import { timerErrors } from '../bfd/spec.js';
 import { canonicalIp } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
 import type { BfdEnginePort, BfdSessionChange } from './ports.js';
@@ -173,8 +174,13 @@ export class BfdSessions {
 
   /** "session new set": the timers of future sessions; we also apply them to running ones (Poll). */
   setDefaults(timers: Partial<Timers>): string[] {
+    // Checked before anything changes: defaults the engine would refuse would make every later
+    // reset or re-creation fail (and leave no session at all).
+    const errors = timerErrors(timers);
+    if (errors.length) throw new Error(`invalid timers for new sessions: ${errors.join('; ')}`);
+    const keys = this.setTimers({ all: true }, timers);
     Object.assign(this.runtimeDefaults, timers);
-    return this.setTimers({ all: true }, timers);
+    return keys;
   }
 
   adminDown(sel: SessionSelector, diag?: BfdDiag): string[] {

@@ -100,6 +100,19 @@ t.test('timers: per session, and "session new set" defaults applied live and to 
   t.equal(s.status().defaults.minTxMs, 100, 'a config (re)load restores the configured timers');
 });
 
+t.test('a rejected "session new set" changes nothing: the next reset still re-creates every session', async (t) => {
+  const { engine, s } = setup();
+  s.applyExpected(specsOf(cfg));
+  const before = s.status().defaults;
+  engine.calls = [];
+  // bfdd-control passes microseconds / 1000: "set mintx 500 us" is 0.5 ms, which the engine refuses.
+  t.throws(() => s.setDefaults({ minTxMs: 0.5 }), /minTxMs must be a whole number of milliseconds/);
+  t.same(s.status().defaults, before, 'defaults unchanged');
+  t.same(engine.calls, [], 'no running session was touched');
+  t.same(s.reset({ all: true }).length, 2);
+  t.equal(engine.sessions().length, 2, 'reset re-created both sessions (before the fix: 0)');
+});
+
 t.test('admin down is held: recovery leaves it alone; admin up releases it', async (t) => {
   const now = { t: 0 };
   const { engine, s } = setup(now);
