@@ -214,6 +214,8 @@ export class Daemon implements AgentControl {
   }
 
   reload(): Promise<ReloadRecord> {
+    const refused = this.refuseWhileDraining('reload');
+    if (refused) return Promise.reject(refused);
     this.reloading ??= this.doReload().finally(() => {
       this.reloading = null;
     });
@@ -338,19 +340,23 @@ export class Daemon implements AgentControl {
   }
 
   async reconcile(): Promise<ApplyResult> {
+    this.mutating('reconcile');
     if (!this.reconciler) throw new Error('this agent manages no dataplane (no address family has both gateways configured)');
     return this.reconciler.applyOnce('manual');
   }
 
   adminDown(sel: SessionSelector, diag?: BfdDiag): string[] {
+    this.mutating('admin down');
     return this.bfd().adminDown(sel, diag);
   }
 
   adminUp(sel: SessionSelector): string[] {
+    this.mutating('admin up');
     return this.bfd().adminUp(sel);
   }
 
   setTimers(sel: SessionSelector, timers: { minTxMs?: number; minRxMs?: number; multiplier?: number }): string[] {
+    this.mutating('set timers');
     return this.bfd().setTimers(sel, timers);
   }
 
@@ -374,6 +380,18 @@ export class Daemon implements AgentControl {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** Null, or the error for a command that would change something during the drain (it could
+   * bring sessions back Up after the drain took them AdminDown). */
+  private refuseWhileDraining(what: string): Error | null {
+    if (this.phase !== 'draining' && this.phase !== 'stopped') return null;
+    return new Error(`${what} refused: the agent is draining for shutdown (${this.phase}); nothing is changed any more`);
+  }
+
+  private mutating(what: string): void {
+    const refused = this.refuseWhileDraining(what);
+    if (refused) throw refused;
+  }
 
   private bfd(): BfdSessions {
     if (!this.sessions) throw new Error('BFD is disabled in this agent\'s configuration');
@@ -507,7 +525,11 @@ export class Daemon implements AgentControl {
 
   private bfddBackend(): BfddBackend {
     const selectorOf = (t: BfddTarget): SessionSelector => t;
-    const bfd = () => this.bfd();
+    // Every operation that changes something is refused during the drain; status and version answer.
+    const bfd = () => {
+      this.mutating('bfdd-control');
+      return this.bfd();
+    };
     // Operations on one named session report "no such session" as false, like OpenBFDD.
     const single = (fn: () => unknown): boolean => {
       try {

@@ -244,3 +244,25 @@ t.test('a health address that cannot be bound fails the start before the datapla
   t.equal(ports.reconciler, null, 'no reconciler was created: nothing applied');
   t.equal(ports.engine, null, 'no BFD engine started');
 });
+
+t.test('while draining, mutating commands are refused with a clear error; reads still answer', async (t) => {
+  const { daemon, ports } = setup(t);
+  await daemon.start();
+  ports.engine!.setState('10.16.0.11|10.255.255.255', 'Up');
+  const drained = daemon.drain('SIGTERM');
+  const sel = { local: '10.16.0.11', remote: '10.255.255.255' };
+  const refused = /the agent is draining for shutdown/;
+  await t.rejects(daemon.reload(), refused, 'reload');
+  await t.rejects(daemon.reconcile(), refused, 'reconcile');
+  t.throws(() => daemon.adminUp(sel), refused, 'admin up');
+  t.throws(() => daemon.setTimers(sel, { multiplier: 5 }), refused, 'timers');
+  for (const args of [['session', 'all', 'reset'], ['session', 'all', 'state', 'up'], ['allow', '10.255.255.255'], ['session', 'new', 'set', 'multi', '4']]) {
+    const r = daemon.bfddControl(args);
+    t.not(r.exitCode, 0, `bfdd-control ${args.join(' ')} refused`);
+    t.match(r.text, refused);
+  }
+  t.equal(daemon.bfddControl(['status']).exitCode, 0, 'bfdd-control status still answers');
+  t.equal(daemon.status().phase, 'draining');
+  await drained;
+  t.notOk(ports.engine!.calls.some((c) => c[0] === 'adminUp'), 'no session was brought back Up');
+});
