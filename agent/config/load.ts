@@ -149,6 +149,7 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     drainGraceMs: v.drainGraceMs!,
     startupPageReleaseMs: v.startupPageReleaseMs || null,
     logLevel: v.logLevel!,
+    debugCommands: v.debugCommands ?? false,
     upstream: upstreamConfig(v),
     snatRecords: snatRecordsConfig(v),
     ...(c.configFile !== undefined ? { configFile: c.configFile } : {}),

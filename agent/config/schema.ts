@@ -113,6 +113,7 @@ const shape = {
   compatSocket: field(absolutePath(SOCKET_PATH_MAX)),
   drainGraceMs: field(integer(0, 30_000)),
   startupPageReleaseMs: field(integer(0, 3_600_000)),
+  debugCommands: field(boolean),
   logLevel: field(oneOf(LOG_LEVELS)),
 };
 

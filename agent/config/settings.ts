@@ -120,6 +120,8 @@ export const SETTINGS: readonly Setting[] = [
   // Long enough for the first reconcile passes, probes and scrapes to have run their code once.
   { id: 'startupPageReleaseMs', default: 20_000, env: ['EGRESS_AGENT_STARTUP_PAGE_RELEASE_MS'], flag: 'startup-page-release-ms', json: true, arg: '<ms>',
     doc: 'How long after start the agent gives the node binary\'s startup-only pages back to the kernel (lower steady RSS); 0 = never.' },
+  { id: 'debugCommands', default: false, env: ['EGRESS_AGENT_DEBUG_COMMANDS'], flag: 'debug-commands', json: true, arg: '[bool]',
+    doc: 'Test-only: accept the control socket\'s debug commands (debug.blockEventLoop, which stalls the agent on purpose). Never set it in production.' },
   { id: 'logLevel', default: 'info', env: ['EGRESS_AGENT_LOG_LEVEL'], flag: 'log-level', json: true, arg: '<level>',
     doc: 'fatal, error, warn, info, debug, trace or silent.' },
 ];

@@ -90,6 +90,8 @@ export interface GatewayConfig {
   /** Delay of the one-time release of the executable's startup pages; null or absent = never. */
   startupPageReleaseMs?: number | null;
   logLevel: string;
+  /** Test-only debug commands on the control socket (debug.blockEventLoop); absent = off. */
+  debugCommands?: boolean;
   /** loadConfig always sets it; absent (a config built in code, e.g. a benchmark) = off. */
   upstream?: UpstreamConfig;
   /** loadConfig always sets it; absent = off. */

@@ -140,7 +140,7 @@ export class Daemon implements AgentControl {
     await step(this.log, 'snat-records', () => this.syncSnatRecords(config));
 
     await step(this.log, 'serve', async () => {
-      const handler = createControlHandler(this);
+      const handler = createControlHandler(this, { debugCommands: config.debugCommands === true });
       const main = new ControlServer(config.controlSocket, handler, this.log);
       await main.start();
       this.control.push(main);

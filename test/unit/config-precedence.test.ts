@@ -82,6 +82,7 @@ t.test('defaults', async (t) => {
     drainGraceMs: 3000,
     startupPageReleaseMs: 20000,
     logLevel: 'info',
+    debugCommands: false,
     upstream: {
       enabled: true, probes: [], probeIntervalMs: 1000, probeTimeoutMs: 500, probeRise: 2, probeFall: 3,
       probeFailureAction: 'report', holdDownMs: 5000, neighbourVerifyIntervalMs: 1000,

@@ -91,14 +91,13 @@ t.test('control socket commands, argument errors, debug.blockEventLoop', async (
   await t.rejects(request(sock, 'bfd.setTimers', { local: '10.16.0.11', remote: '10.255.255.255', multiplier: 300 }), /"multiplier" must be an integer from 1 to 255/);
   await t.rejects(request(sock, 'logLevel', { level: 'loud' }), /argument "level" must be one of/);
   t.same(await request(sock, 'logLevel', { level: 'warn' }), { previous: 'info', level: 'warn' });
-  const blocked = (await request(sock, 'debug.blockEventLoop', { ms: 50 })) as { blockedMs: number };
-  t.ok(blocked.blockedMs >= 50);
+  await t.rejects(request(sock, 'debug.blockEventLoop', { ms: 50 }), /debug commands are off/, 'off unless opted in (production default)');
   const dp = (await request(sock, 'dataplane')) as { managed: boolean; inspection: unknown };
   t.equal(dp.managed, true);
   t.same(await request(sock, 'live'), { ok: true, reasons: [] });
   const r = (await request(sock, 'compat.bfddControl', { args: ['status'] })) as { text: string; exitCode: number };
   t.equal(r.text, 'There are 1 sessions:\nSession 1\n id=1 local=10.16.0.11 (a) remote=10.255.255.255 state=AdminDown \n');
-  t.equal(daemon.status().counters.controlFailures, 4, 'failed commands are counted');
+  t.equal(daemon.status().counters.controlFailures, 5, 'failed commands are counted');
 });
 
 t.test('reload: timers change live (Poll, no re-creation); invalid config is rejected and the old one kept', async (t) => {
@@ -265,4 +264,11 @@ t.test('while draining, mutating commands are refused with a clear error; reads 
   t.equal(daemon.status().phase, 'draining');
   await drained;
   t.notOk(ports.engine!.calls.some((c) => c[0] === 'adminUp'), 'no session was brought back Up');
+});
+
+t.test('debug.blockEventLoop answers only when debug commands are opted in (test-only)', async (t) => {
+  const { daemon, config } = setup(t, { debugCommands: true });
+  await daemon.start();
+  const blocked = (await request(config.controlSocket, 'debug.blockEventLoop', { ms: 50 })) as { blockedMs: number };
+  t.ok(blocked.blockedMs >= 50);
 });
