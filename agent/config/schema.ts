@@ -6,6 +6,7 @@
 import { ipFamily } from '../lib/ip.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import { resolveUpstreamOptions, UpstreamOptionsError, type ProbeFailureAction, type UpstreamFamily } from '../upstream/options.js';
+import { MIN_ROTATE_INTERVAL_MS } from '../snat/rotating-writer.js';
 import type { BfdAuthType } from './types.js';
 import {
   ENV_NAME, absolutePath, boolean, cidrList, integer, integerOrOff, interfaceName, ipAddress, ipList, listenAddress, oneOf, probeList,
@@ -155,6 +156,13 @@ function crossChecks(v: ParsedSettings, issues: SettingIssue[]): void {
 
   checkBfd(v, ok, issue);
   checkUpstream(v, ok, issue);
+  if (ok('snatRecords.maxAgeMs', 'snatRecords.maxFiles')) {
+    const age = v['snatRecords.maxAgeMs'];
+    const files = v['snatRecords.maxFiles'];
+    if (age !== undefined && files !== undefined && age / files < MIN_ROTATE_INTERVAL_MS) {
+      issue('snatRecords.maxAgeMs', `snatRecords.maxAgeMs / snatRecords.maxFiles must be at least ${MIN_ROTATE_INTERVAL_MS} ms (here ${age / files} ms): a file rotates every maxAgeMs / maxFiles`);
+    }
+  }
 }
 
 type Ok = (...ids: (keyof ParsedSettings)[]) => boolean;
