@@ -142,6 +142,7 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     ...(v.internalInterface !== undefined ? { internalInterface: v.internalInterface } : {}),
     ...(v.externalInterface !== undefined ? { externalInterface: v.externalInterface } : {}),
     reconcileIntervalMs: v.reconcileIntervalMs!,
+    dataplaneWithdrawAfterMs: v.dataplaneWithdrawAfterMs!,
     bfd: bfdConfig(v),
     healthListen: v.healthListen!,
     controlSocket: v.controlSocket!,

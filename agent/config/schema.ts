@@ -64,6 +64,7 @@ const shape = {
   enableBgp: field(boolean),
   enableEvpn: field(boolean),
   reconcileIntervalMs: field(integer(100, 3_600_000)),
+  dataplaneWithdrawAfterMs: field(integer(0, 3_600_000)),
   'bfd.enabled': field(boolean),
   'bfd.localIps': field(ipList),
   'bfd.peerIps': field(ipList),

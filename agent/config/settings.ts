@@ -47,6 +47,8 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'Kube-OVN EVPN mode. "true" is refused, as above.' },
   { id: 'reconcileIntervalMs', default: 10000, env: ['EGRESS_AGENT_RECONCILE_INTERVAL_MS'], flag: 'reconcile-interval-ms', json: true, arg: '<ms>',
     doc: 'Period of the iptables/ipset verification and repair (netlink objects are repaired on change events).' },
+  { id: 'dataplaneWithdrawAfterMs', default: 10_000, env: ['EGRESS_AGENT_DATAPLANE_WITHDRAW_AFTER_MS'], flag: 'dataplane-withdraw-after-ms', json: true, arg: '<ms>',
+    doc: 'BFD sessions stay AdminDown (diag 4, Forwarding Plane Reset) until the dataplane is verified, and go AdminDown again when it stays unverified this long.' },
   { id: 'bfd.enabled', env: ['EGRESS_AGENT_BFD_ENABLED'], flag: 'bfd-enabled', json: true, arg: '[bool]',
     doc: 'Run BFD. Default: on when BFD_PEER_IPS is non-empty (Kube-OVN sets it only with BFD enabled).' },
   { id: 'bfd.localIps', env: ['POD_IPS'], flag: 'bfd-local-ips', json: true, arg: '<ips>',

@@ -81,6 +81,8 @@ export interface GatewayConfig {
   externalInterface?: string;
   /** Period of the iptables/ipset verification (netlink objects are repaired on events). */
   reconcileIntervalMs: number;
+  /** How long the dataplane may stay unverified (after its first verification) before BFD goes AdminDown; absent = 10 s. */
+  dataplaneWithdrawAfterMs?: number;
   bfd: BfdConfig;
   healthListen: string;
   controlSocket: string;

@@ -23,6 +23,9 @@ import type { BfdEnginePort, DaemonPorts, ReconcilerPort, SnatRecorderPort } fro
 import { planSnatRecords, type SnatRecordsView } from './snat-records.js';
 import { configSummary, withVerdicts, type AgentPhase, type AgentStatus, type ReloadRecord } from './status.js';
 import { planUpstream, UpstreamHealth, type UpstreamPlan, type UpstreamView } from './upstream-health.js';
+import { BfdWithdrawal } from './bfd-withdrawal.js';
+import { DataplaneGate } from './dataplane-gate.js';
+import { DATAPLANE_DOWN_DIAG, type WithdrawStatus } from '../upstream/index.js';
 
 /** Startup failed because of the inputs (exit 2) rather than the machine (exit 1). */
 export class ConfigError extends Error {
@@ -42,6 +45,7 @@ export interface DaemonOptions {
 }
 
 const CHECK_INTERVAL_MS = 5000;
+const DEFAULT_DATAPLANE_WITHDRAW_AFTER_MS = 10_000;
 
 /** Fields whose change needs a new reconciler (the dataplane plan depends on them). */
 const dataplaneKey = (c: GatewayConfig) =>
@@ -69,7 +73,9 @@ export class Daemon implements AgentControl {
   private reconciler: ReconcilerPort | null = null;
   private upstream: UpstreamHealth | null = null;
   private upstreamOff: string | null = null;
-  private readonly upstreamActions = { adminDown: 0, adminUp: 0 };
+  private readonly withdrawal: BfdWithdrawal;
+  private gate: DataplaneGate | null = null;
+  private gateTimer: NodeJS.Timeout | null = null;
   private snat: SnatRecorderPort | null = null;
   private snatKey: string | null = null;
   private snatOff: string | null = null;
@@ -91,6 +97,7 @@ export class Daemon implements AgentControl {
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
+    this.withdrawal = new BfdWithdrawal(() => this.engine, () => this.withdrawStatuses(), opts.log);
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -126,8 +133,9 @@ export class Daemon implements AgentControl {
         throw err;
       });
       if (r.error || r.remaining.length) {
-        this.log.warn({ error: r.error, remaining: r.remaining }, 'dataplane not verified after the first apply; the reconciler keeps repairing');
+        this.log.warn({ error: r.error, remaining: r.remaining }, 'dataplane not verified after the first apply; the reconciler keeps repairing; BFD stays AdminDown until it is verified');
       }
+      this.observeDataplane();
       await reconciler.start();
     });
 
@@ -178,6 +186,8 @@ export class Daemon implements AgentControl {
     const t0 = performance.now();
     const previous = this.phase;
     this.phase = 'draining';
+    this.withdrawal.stop(); // the drain's AdminDown is final: nothing brings a session back
+    if (this.gateTimer) clearTimeout(this.gateTimer);
     const graceMs = this.config?.drainGraceMs ?? 0;
     this.log.info({ reason, graceMs, from: previous }, 'draining');
     if (this.checkTimer) clearInterval(this.checkTimer);
@@ -202,6 +212,8 @@ export class Daemon implements AgentControl {
 
   /** Closes everything after a failed start; keeps whatever dataplane was applied. */
   async abort(): Promise<void> {
+    this.withdrawal.stop();
+    if (this.gateTimer) clearTimeout(this.gateTimer);
     if (this.checkTimer) clearInterval(this.checkTimer);
     if (this.releaseTimer) clearTimeout(this.releaseTimer);
     await this.upstream?.stop(false).catch(() => undefined);
@@ -405,12 +417,14 @@ export class Daemon implements AgentControl {
     this.sessions = new BfdSessions(engine, this.log);
     // A session that (re)appears or is brought up by someone else while its upstream is broken
     // goes straight back to AdminDown.
-    engine.on('state', (ev) => this.upstream?.onBfdState(ev));
+    engine.on('state', (ev) => this.withdrawal.onBfdState(ev));
     const { realtimePriority, realtimeError } = engine.stats();
     if (realtimeError) {
       this.log.warn({ requested: config.bfd.realtimePriority, error: realtimeError }, 'bfd engine thread runs with normal scheduling');
     }
     const c = this.sessions.applyExpected(await this.opts.ports.expectedSessions(config));
+    // At once: a session must not come Up while the dataplane is not verified yet.
+    this.withdrawal.apply('bfd sessions started');
     this.log.info({ sessions: c.added, realtimePriority: realtimePriority ?? 0 }, 'bfd sessions started');
   }
 
@@ -437,7 +451,7 @@ export class Daemon implements AgentControl {
       return changed ? `upstream health off: ${plan.off}` : null;
     }
     const monitor = await this.opts.ports.createUpstreamMonitor!(plan.options, this.log);
-    const health = new UpstreamHealth(plan.options, monitor, () => this.engine, this.log, this.upstreamActions);
+    const health = new UpstreamHealth(plan.options, monitor, (trigger) => this.withdrawal.apply(trigger));
     await health.start();
     this.upstream = health;
     this.upstreamOff = null;
@@ -446,7 +460,7 @@ export class Daemon implements AgentControl {
 
   private upstreamView(): UpstreamView {
     const running = this.upstream?.view() ?? { families: [], signals: [], probes: [], netlink: null };
-    return { off: this.upstream ? null : (this.upstreamOff ?? 'not started'), ...running, bfdActions: { ...this.upstreamActions } };
+    return { off: this.upstream ? null : (this.upstreamOff ?? 'not started'), ...running, bfdActions: { ...this.withdrawal.actions.upstream } };
   }
 
   /** Starts, restarts (changed settings) or stops the SNAT recorder; a change line for reload, or null. */
@@ -488,10 +502,38 @@ export class Daemon implements AgentControl {
 
   private attachReconciler(r: ReconcilerPort): void {
     this.reconciler = r;
-    // The reconciler logs each pass itself (repairs at warn, failures at error); here we only count.
+    this.gate ??= new DataplaneGate(this.config?.dataplaneWithdrawAfterMs ?? DEFAULT_DATAPLANE_WITHDRAW_AFTER_MS);
+    // The reconciler logs each pass itself (repairs at warn, failures at error); here we count and gate BFD.
     r.on('applied', (result) => {
-      if (this.reconciler === r) observeApply(this.applyStats, result);
+      if (this.reconciler !== r) return;
+      observeApply(this.applyStats, result);
+      this.observeDataplane();
     });
+  }
+
+  /** Feeds the reconciler's verdict to the gate and BFD; re-checks when the bound would pass. */
+  private observeDataplane(): void {
+    const r = this.reconciler;
+    if (!r || !this.gate) return;
+    const st = r.status();
+    const now = Date.now();
+    this.gate.observe(st.verified, st.lastError, now);
+    this.withdrawal.apply('dataplane');
+    if (this.gateTimer) clearTimeout(this.gateTimer);
+    const at = this.gate.nextDeadline(now);
+    this.gateTimer = at === undefined ? null : setTimeout(() => this.withdrawal.apply('dataplane broken too long'), at - now + 1).unref();
+  }
+
+  /** Upstream verdicts, and the dataplane gate's for the managed families (it wins: diag 4). */
+  private withdrawStatuses(): WithdrawStatus[] {
+    const byFamily = new Map<number, WithdrawStatus>();
+    for (const u of this.upstream?.statuses() ?? []) byFamily.set(u.family, u);
+    const g = this.gate && this.reconciler ? this.gate.verdict(Date.now()) : null;
+    for (const f of g ? this.config?.families ?? [] : []) {
+      if (g!.withdraw) byFamily.set(f.family, { family: f.family, withdraw: true, diag: DATAPLANE_DOWN_DIAG, reasons: [{ withdraw: true, message: g!.why }] });
+      else if (!byFamily.has(f.family)) byFamily.set(f.family, { family: f.family, withdraw: false, reasons: [] });
+    }
+    return [...byFamily.values()];
   }
 
   private async periodicCheck(): Promise<void> {
@@ -503,7 +545,7 @@ export class Daemon implements AgentControl {
       else this.log.warn(fields, 'bfd recovery action taken');
     }
     // Sessions re-created by recovery or an operator (kill, reset, allow) start outside AdminDown.
-    this.upstream?.apply('periodic check');
+    this.withdrawal.apply('periodic check');
     // Not watching yet because discovery had not found the external interface: try again.
     if (!this.upstream && this.config) {
       await this.syncUpstream(this.config).catch((err: Error) => this.log.error({ err: err.message }, 'cannot start upstream health'));

@@ -272,3 +272,36 @@ t.test('debug.blockEventLoop answers only when debug commands are opted in (test
   const blocked = (await request(config.controlSocket, 'debug.blockEventLoop', { ms: 50 })) as { blockedMs: number };
   t.ok(blocked.blockedMs >= 50);
 });
+
+t.test('BFD held AdminDown (Forwarding Plane Reset) while the dataplane is not verified; released once it is', async (t) => {
+  const { daemon, ports, lines } = setup(t, { dataplaneWithdrawAfterMs: 200 });
+  ports.reconcilerVerified = false; // the first apply fails (e.g. iptables-restore refused)
+  await daemon.start();
+  const key = '10.16.0.11|10.255.255.255';
+  t.same(ports.engine!.calls.filter((c) => c[0] === 'adminDown'), [['adminDown', key, 'ForwardingPlaneReset']], 'AdminDown right after the session was created');
+  t.equal(ports.engine!.calls.findIndex((c) => c[0] === 'adminDown'), ports.engine!.calls.findIndex((c) => c[0] === 'add') + 1, 'before anything else');
+  t.ok(lines.some((l) => l.msg === 'dataplane broken: BFD session AdminDown (Forwarding Plane Reset), leaving ECMP'));
+  t.equal(daemon.status().bfd!.sessions[0]!.state, 'AdminDown');
+
+  // Repaired: verified -> back.
+  ports.reconciler!.verified = true;
+  await daemon.reconcile();
+  t.same(ports.engine!.calls.filter((c) => c[0] === 'adminUp'), [['adminUp', key]]);
+  ports.engine!.setState(key, 'Up');
+
+  // Broken again: inside the bound nothing happens; past it, AdminDown again.
+  ports.reconciler!.verified = false;
+  await daemon.reconcile();
+  t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminDown').length, 1, 'a breakage inside the bound does not flap BFD');
+  await new Promise((r) => setTimeout(r, 400));
+  t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminDown').length, 2, 'AdminDown again once it stayed broken past the bound');
+  t.equal(daemon.status().bfd!.sessions[0]!.state, 'AdminDown');
+
+  // An operator's AdminDown is never undone by the gate.
+  ports.reconciler!.verified = true;
+  await daemon.reconcile();
+  ports.engine!.setState(key, 'Up');
+  daemon.adminDown({ all: true });
+  await daemon.reconcile();
+  t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminUp').length, 2, 'only the two gate releases');
+});
