@@ -22,6 +22,8 @@ export interface ControlStats {
 }
 
 const IDLE_TIMEOUT_MS = 60_000;
+/** How long a connection whose line was too long may keep sending before it is closed. */
+const REFUSED_LINGER_MS = 1000;
 let bindCount = 0;
 
 export class ControlServer {
@@ -117,6 +119,7 @@ export class ControlServer {
     let buf = '';
     let first = true;
     let pumping = false;
+    let refused = false;
     sock.setEncoding('utf8');
     const pump = async (): Promise<void> => {
       pumping = true;
@@ -146,13 +149,19 @@ export class ControlServer {
       }
       pumping = false;
       if (buf.length > MAX_LINE_BYTES) {
-        sock.end(JSON.stringify(errorReply(null, `request line longer than ${MAX_LINE_BYTES} bytes`)) + '\n');
+        // Reply, then discard what else arrives (so the client sees the reply rather than a reset)
+        // and close within a second whatever the client does.
+        refused = true;
         buf = '';
+        sock.end(JSON.stringify(errorReply(null, `request line longer than ${MAX_LINE_BYTES} bytes`)) + '\n');
+        sock.resume();
+        setTimeout(() => sock.destroy(), REFUSED_LINGER_MS).unref();
         return;
       }
       if (!sock.destroyed) sock.resume();
     };
     sock.on('data', (chunk: string) => {
+      if (refused) return;
       buf += chunk;
       if (!pumping) void pump().catch((err: Error) => {
         this.log.error({ err: err.message, socket: this.path }, 'control connection failed');

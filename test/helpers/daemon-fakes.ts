@@ -34,8 +34,8 @@ export class FakeEngine extends EventEmitter implements BfdEnginePort {
     this.calls.push(['change', k, change]);
     this.specs.set(k, { ...this.specs.get(k)!, ...change });
   }
-  /** The local diagnostic of each session taken AdminDown. */
-  private readonly diags = new Map<string, BfdDiag>();
+  /** The local diagnostic of each session taken AdminDown, as the real engine reports it. */
+  readonly diags = new Map<string, BfdDiag>();
   removeSession(local: string, remote: string): void {
     const k = `${local}|${remote}`;
     this.calls.push(['remove', k]);
@@ -56,7 +56,7 @@ export class FakeEngine extends EventEmitter implements BfdEnginePort {
     return [...this.specs.values()].map((s) => {
       const state = this.states.get(`${s.local}|${s.remote}`) ?? 'Down';
       return {
-        local: s.local, remote: s.remote, state, remoteState: state, localDiag: this.diags.get(`${s.local}|${s.remote}`) ?? 'None', remoteDiag: 'None',
+        local: s.local, remote: s.remote, state, remoteState: state, localDiag: state === 'AdminDown' ? (this.diags.get(`${s.local}|${s.remote}`) ?? 'None') : 'None', remoteDiag: 'None',
         localDiscr: s.localDiscr, remoteDiscr: state === 'Up' ? 77 : 0, txIntervalMs: s.minTxMs, detectTimeMs: s.minRxMs * s.multiplier,
         lastStateChange: 1_700_000_000_000, flaps: 0,
         counters: { packetsIn: 10, packetsOut: 12, drops: { badTtl: 1 }, transitions: 2, lateTransmissions: 0, maxTxGapUs: 1500, pollsSent: 0, finalsReceived: 0 },
@@ -66,7 +66,10 @@ export class FakeEngine extends EventEmitter implements BfdEnginePort {
   async drain(graceMs: number): Promise<void> {
     this.calls.push(['drain', graceMs]);
     this.drainedWith = graceMs;
-    for (const k of this.states.keys()) this.setState(k, 'AdminDown');
+    for (const k of this.states.keys()) {
+      this.diags.set(k, 'AdministrativelyDown');
+      this.setState(k, 'AdminDown');
+    }
   }
   close(): void {
     this.calls.push(['close']);
