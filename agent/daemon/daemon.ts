@@ -259,7 +259,19 @@ export class Daemon implements AgentControl {
       if (next.bfd.enabled || this.sessions) {
         if (!this.sessions) await this.startBfd(next);
         const specs = next.bfd.enabled ? await this.opts.ports.expectedSessions(next) : [];
-        const c = this.sessions!.applyExpected(specs);
+        // All or nothing (applyExpected rolls back); refused, the whole reload is: the running
+        // configuration stays, so what runs and what /status says never disagree.
+        let c;
+        try {
+          c = this.sessions!.applyExpected(specs);
+        } catch (err) {
+          this.log.level = old.logLevel;
+          this.reloadFailures++;
+          this.lastReload = { at: Date.now(), ok: false, errors: [(err as Error).message], changes: [] };
+          this.log.error({ err: (err as Error).message }, 'reload rejected: the BFD sessions could not be applied; keeping the running configuration');
+          return this.lastReload;
+        }
+        this.withdrawal.apply('reload');
         for (const k of c.added) changes.push(`bfd session ${k} added`);
         for (const k of c.removed) changes.push(`bfd session ${k} removed`);
         for (const k of c.changed) changes.push(`bfd session ${k} changed (Poll)`);

@@ -143,3 +143,23 @@ t.test('AdminDown set by anyone (e.g. upstream health through the engine) is nev
   for (now.t = 0; now.t < 600_000; now.t += 5000) t.equal(s.recover(), null);
   t.same(engine.calls, [], 'no reset, no replay');
 });
+
+t.test('applyExpected is all-or-nothing: an engine failure halfway rolls back to the running set', async (t) => {
+  const { engine, s } = setup();
+  const specs = specsOf(cfg);
+  s.applyExpected(specs.slice(0, 1));
+  const before = [...engine.specs.keys()];
+  // The new set changes the first session's timers and adds the second; adding fails.
+  const add = engine.addSession.bind(engine);
+  engine.addSession = (spec) => {
+    if (spec.remote === 'fdff::1') throw new Error('EADDRNOTAVAIL');
+    add(spec);
+  };
+  const next = specs.map((x) => ({ ...x, minTxMs: 50 }));
+  t.throws(() => s.applyExpected(next), /EADDRNOTAVAIL.*rolled back/);
+  t.same([...engine.specs.keys()], before, 'the same sessions run');
+  t.equal(engine.specs.get(before[0]!)!.minTxMs, specs[0]!.minTxMs, 'with their previous timers');
+  t.same(s.status().expected.map((e) => `${e.local}|${e.remote}`), before, 'and the previous set is still the expected one');
+  t.throws(() => s.applyExpected([{ ...specs[0]!, multiplier: 0 }]), /multiplier must be an integer/, 'an invalid set is refused before anything changes');
+  t.same([...engine.specs.keys()], before);
+});

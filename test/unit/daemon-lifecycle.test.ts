@@ -305,3 +305,24 @@ t.test('BFD held AdminDown (Forwarding Plane Reset) while the dataplane is not v
   await daemon.reconcile();
   t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminUp').length, 2, 'only the two gate releases');
 });
+
+t.test('a reload whose BFD sessions cannot be applied changes nothing: sessions rolled back, configuration kept', async (t) => {
+  const { daemon, ports, config } = setup(t);
+  await daemon.start();
+  const engine = ports.engine!;
+  const add = engine.addSession.bind(engine);
+  engine.addSession = (spec) => {
+    if (spec.remote === '10.255.255.254') throw new Error('cannot bind');
+    add(spec);
+  };
+  ports.result = { ok: true, config: { ...config, logLevel: 'debug', bfd: { ...config.bfd, minTxMs: 50, peerIps: [...config.bfd.peerIps, '10.255.255.254'] } } };
+  const r = await daemon.reload();
+  t.equal(r.ok, false);
+  t.match(r.errors, [/cannot bind.*rolled back/]);
+  t.same([...engine.specs.keys()], ['10.16.0.11|10.255.255.255'], 'the running session set');
+  t.equal(engine.specs.get('10.16.0.11|10.255.255.255')!.minTxMs, config.bfd.minTxMs, 'with its previous timers');
+  t.equal(daemon.status().config!.bfd.minTxMs, config.bfd.minTxMs, 'the running configuration is kept');
+  t.equal(daemon.status().config!.logLevel, config.logLevel);
+  t.equal(daemon.status().config!.logLevel, (await request(config.controlSocket, 'logLevel', { level: config.logLevel }) as { previous: string }).previous, 'and the logger\'s level');
+  t.notOk(ports.reconciler!.calls.some((c) => c[0] === 'reload'), 'the dataplane was not touched');
+});
