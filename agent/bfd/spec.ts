@@ -49,6 +49,23 @@ function authErrors(auth: BfdAuthConfig): string[] {
   return errors;
 }
 
+const TIMER_KEYS = ['minTxMs', 'minRxMs', 'multiplier'] as const;
+type TimerKey = (typeof TIMER_KEYS)[number];
+
+/** Problems of the given timer fields (`keys`: which must be checked; default those present). */
+export function timerErrors(t: Partial<Record<TimerKey, unknown>>, keys: readonly TimerKey[] = TIMER_KEYS.filter((k) => t[k] !== undefined)): string[] {
+  const errors: string[] = [];
+  for (const k of keys) {
+    if (k === 'multiplier') {
+      if (!isInt(t.multiplier, 1, 255)) errors.push(`multiplier must be an integer in 1..255, got ${String(t.multiplier)}`);
+    } else if (!isInt(t[k], 1, MAX_INTERVAL_MS)) {
+      // Whole milliseconds only: OVN truncates microseconds to ms, and below 1 ms to "never".
+      errors.push(`${k} must be a whole number of milliseconds in 1..${MAX_INTERVAL_MS}, got ${String(t[k])}`);
+    }
+  }
+  return errors;
+}
+
 /** Every problem of a spec, each naming its field; empty when valid. */
 export function specErrors(spec: BfdSessionSpec): string[] {
   const errors: string[] = [];
@@ -58,12 +75,7 @@ export function specErrors(spec: BfdSessionSpec): string[] {
   if (!remote.ok) errors.push(`remote "${String(spec.remote)}" is not an IP address: ${remote.reason}`);
   if (local.ok && remote.ok && local.value.family !== remote.value.family)
     errors.push(`local ${spec.local} and remote ${spec.remote} are of different address families`);
-  for (const k of ['minTxMs', 'minRxMs'] as const) {
-    // Whole milliseconds only: OVN truncates microseconds to ms, and below 1 ms to "never".
-    if (!isInt(spec[k], 1, MAX_INTERVAL_MS))
-      errors.push(`${k} must be a whole number of milliseconds in 1..${MAX_INTERVAL_MS}, got ${String(spec[k])}`);
-  }
-  if (!isInt(spec.multiplier, 1, 255)) errors.push(`multiplier must be an integer in 1..255, got ${String(spec.multiplier)}`);
+  errors.push(...timerErrors(spec, TIMER_KEYS));
   if (!isInt(spec.minTtl, 1, 255)) errors.push(`minTtl must be an integer in 1..255, got ${String(spec.minTtl)}`);
   if (!isInt(spec.localDiscr, 1, 0xffffffff))
     errors.push(`localDiscr must be an integer in 1..4294967295, got ${String(spec.localDiscr)}`);

@@ -1,6 +1,7 @@
 // Input errors: every bad input is reported with where it came from, the value and why. Config
 // validation and kernel discovery ("gateway not reachable", "interface missing") share this shape.
 
+import { shownValue } from './redact.js';
 import { primaryInput } from './settings.js';
 import type { ConfigOrigin, GatewayConfig } from './types.js';
 
@@ -23,7 +24,7 @@ export interface ConfigError {
  */
 export function configErrorFor(config: GatewayConfig, settingId: string, value: string, message: string): ConfigError {
   const origin = config.origins?.[settingId] ?? primaryInput(settingId);
-  return { ...origin, value, message };
+  return { ...origin, value: shownValue(origin.key, value), message };
 }
 
 /** Thrown by code that finds input errors after loading (e.g. discovery); carries all of them. */
@@ -38,5 +39,10 @@ const SOURCE_LABEL: Record<ConfigSource, string> = { env: 'env', file: 'config f
 
 /** One line per error: `env INTERNAL_GATEWAY_IPV4="fd00::1": IPv6 address, expected IPv4`. */
 export function formatConfigErrors(errors: ConfigError[]): string {
-  return errors.map((e) => `${SOURCE_LABEL[e.source]} ${e.key}=${JSON.stringify(e.value)}: ${e.message}`).join('\n');
+  return redactErrors(errors).map((e) => `${SOURCE_LABEL[e.source]} ${e.key}=${JSON.stringify(e.value)}: ${e.message}`).join('\n');
+}
+
+/** The errors with every secret value replaced (see redact.ts); messages never quote values. */
+export function redactErrors(errors: readonly ConfigError[]): ConfigError[] {
+  return errors.map((e) => ({ ...e, value: shownValue(e.key, e.value) }));
 }

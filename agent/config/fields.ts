@@ -2,6 +2,7 @@
 // -> typed, canonical value, or a reason. Each reports every problem it finds, with the offending
 // entry, so one run shows all mistakes.
 import { addressClass, formatCidr, formatIp, hasHostBits, networkOf, parseCidr, parseIp, type IpFamily } from '../lib/ip.js';
+import { parseListenAddress } from '../health/listen-address.js';
 import { parseProbeFlag, UpstreamOptionsError, type ProbeTargetInput } from '../upstream/options.js';
 
 /** Reports one problem; `value` is the offending part when it is narrower than the whole input. */
@@ -199,25 +200,18 @@ export function absolutePath(maxBytes?: number) {
   };
 }
 
-/** "[host]:port" as Go's net.Listen takes it: ":10669", "0.0.0.0:10669", "[::1]:8080". */
+/** "[host]:port" as Go's net.Listen takes it (":10669", "0.0.0.0:10669", "[::1]:8080"), checked
+ * by the health server's own parser so what passes here always binds. */
 export function listenAddress(v: unknown, report: Report): string | undefined {
   const t = asText(v, report);
   if (t === undefined) return undefined;
-  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):([0-9]{1,5})$/.exec(t);
-  if (!m) {
-    report('expected [host]:port, e.g. ":10669", "127.0.0.1:10669" or "[::]:10669"');
+  try {
+    parseListenAddress(t);
+    return t;
+  } catch (err) {
+    report((err as Error).message.replace(/^invalid listen address "(?:[^"\\]|\\.)*": /, ''));
     return undefined;
   }
-  const host = m[1] ?? m[2] ?? '';
-  const port = Number(m[3]);
-  let ok = true;
-  if (port > 65535) { report(`port ${port} is out of range (0-65535)`); ok = false; }
-  if (host !== '' && host !== 'localhost') {
-    const r = parseIp(host);
-    if (!r.ok) { report(`host "${host}": ${r.reason}`); ok = false; }
-    else if (m[1] === undefined && r.value.family === 6) { report('write an IPv6 host in brackets, e.g. "[::1]:10669"'); ok = false; }
-  }
-  return ok ? t : undefined;
 }
 
 /** An integer in min..max, or 0 meaning "off". */

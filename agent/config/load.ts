@@ -1,6 +1,6 @@
 // loadConfig: sources -> one validation (schema.ts) -> GatewayConfig, or every error found, each naming its
 // input. Nothing here touches the kernel; discovery checks what needs it.
-import type { ConfigError } from './errors.js';
+import { redactErrors, type ConfigError } from './errors.js';
 import { AUTH_KEY_FIELD, validateSettings, type ParsedSettings, type SettingIssue } from './schema.js';
 import { SETTINGS, primaryInput } from './settings.js';
 import { collectSources, type Collected, type ConfigSources, type Provided } from './sources.js';
@@ -129,13 +129,13 @@ export function loadConfig(sources: ConfigSources): LoadResult {
   const c = collectSources(sources);
   // Without the file, the remaining inputs are incomplete: validating them would mostly report
   // consequences ("no address family") of the one real problem.
-  if (c.fileUnusable) return { ok: false, errors: c.errors };
+  if (c.fileUnusable) return { ok: false, errors: redactErrors(c.errors) };
   const input: Record<string, unknown> = {};
   for (const [id, p] of c.values) input[id] = p.raw;
   if (c.authKey) input[AUTH_KEY_FIELD] = c.authKey;
   const parsed = validateSettings(input);
   const errors = [...c.errors, ...(parsed.ok ? [] : toConfigErrors(parsed.issues, c))];
-  if (!parsed.ok || errors.length > 0) return { ok: false, errors };
+  if (!parsed.ok || errors.length > 0) return { ok: false, errors: redactErrors(errors) };
   const v = parsed.settings;
   const origins: Record<string, ConfigOrigin> = {};
   for (const s of SETTINGS) {
@@ -147,6 +147,7 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     ...(v.internalInterface !== undefined ? { internalInterface: v.internalInterface } : {}),
     ...(v.externalInterface !== undefined ? { externalInterface: v.externalInterface } : {}),
     reconcileIntervalMs: v.reconcileIntervalMs!,
+    dataplaneWithdrawAfterMs: v.dataplaneWithdrawAfterMs!,
     bfd: bfdConfig(v),
     healthListen: v.healthListen!,
     controlSocket: v.controlSocket!,
@@ -154,6 +155,7 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     drainGraceMs: v.drainGraceMs!,
     startupPageReleaseMs: v.startupPageReleaseMs || null,
     logLevel: v.logLevel!,
+    debugCommands: v.debugCommands ?? false,
     upstream: upstreamConfig(v),
     snatRecords: snatRecordsConfig(v),
     ...(v.enableBgp ? { bgp: true } : {}),

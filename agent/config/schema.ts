@@ -6,6 +6,7 @@
 import { ipFamily } from '../lib/ip.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import { resolveUpstreamOptions, UpstreamOptionsError, type ProbeFailureAction, type UpstreamFamily } from '../upstream/options.js';
+import { MIN_ROTATE_INTERVAL_MS } from '../snat/rotating-writer.js';
 import type { BfdAuthType } from './types.js';
 import {
   ENV_NAME, absolutePath, boolean, cidrList, integer, integerOrOff, interfaceName, ipAddress, ipList, listenAddress, oneOf, probeList,
@@ -67,6 +68,7 @@ const shape = {
   enableEvpn: field(boolean),
   vni: field(integer(1, VNI_MAX)),
   reconcileIntervalMs: field(integer(100, 3_600_000)),
+  dataplaneWithdrawAfterMs: field(integer(0, 3_600_000)),
   'bfd.enabled': field(boolean),
   'bfd.localIps': field(ipList),
   'bfd.peerIps': field(ipList),
@@ -117,6 +119,7 @@ const shape = {
   compatSocket: field(absolutePath(SOCKET_PATH_MAX)),
   drainGraceMs: field(integer(0, 30_000)),
   startupPageReleaseMs: field(integer(0, 3_600_000)),
+  debugCommands: field(boolean),
   logLevel: field(oneOf(LOG_LEVELS)),
 };
 
@@ -159,6 +162,13 @@ function crossChecks(v: ParsedSettings, issues: SettingIssue[]): void {
 
   checkBfd(v, ok, issue);
   checkUpstream(v, ok, issue);
+  if (ok('snatRecords.maxAgeMs', 'snatRecords.maxFiles')) {
+    const age = v['snatRecords.maxAgeMs'];
+    const files = v['snatRecords.maxFiles'];
+    if (age !== undefined && files !== undefined && age / files < MIN_ROTATE_INTERVAL_MS) {
+      issue('snatRecords.maxAgeMs', `snatRecords.maxAgeMs / snatRecords.maxFiles must be at least ${MIN_ROTATE_INTERVAL_MS} ms (here ${age / files} ms): a file rotates every maxAgeMs / maxFiles`);
+    }
+  }
 }
 
 type Ok = (...ids: (keyof ParsedSettings)[]) => boolean;

@@ -49,6 +49,8 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'EVPN VXLAN network identifier, 1..16777215 (required with ENABLE_EVPN=true).' },
   { id: 'reconcileIntervalMs', default: 10000, env: ['EGRESS_AGENT_RECONCILE_INTERVAL_MS'], flag: 'reconcile-interval-ms', json: true, arg: '<ms>',
     doc: 'Period of the iptables/ipset verification and repair (netlink objects are repaired on change events).' },
+  { id: 'dataplaneWithdrawAfterMs', default: 10_000, env: ['EGRESS_AGENT_DATAPLANE_WITHDRAW_AFTER_MS'], flag: 'dataplane-withdraw-after-ms', json: true, arg: '<ms>',
+    doc: 'BFD sessions stay AdminDown (diag 4, Forwarding Plane Reset) until the dataplane is verified, and go AdminDown again when it stays unverified this long.' },
   { id: 'bfd.enabled', env: ['EGRESS_AGENT_BFD_ENABLED'], flag: 'bfd-enabled', json: true, arg: '[bool]',
     doc: 'Run BFD. Default: on when BFD_PEER_IPS is non-empty (Kube-OVN sets it only with BFD enabled).' },
   { id: 'bfd.localIps', env: ['POD_IPS'], flag: 'bfd-local-ips', json: true, arg: '<ips>',
@@ -122,6 +124,8 @@ export const SETTINGS: readonly Setting[] = [
   // Long enough for the first reconcile passes, probes and scrapes to have run their code once.
   { id: 'startupPageReleaseMs', default: 20_000, env: ['EGRESS_AGENT_STARTUP_PAGE_RELEASE_MS'], flag: 'startup-page-release-ms', json: true, arg: '<ms>',
     doc: 'How long after start the agent gives the node binary\'s startup-only pages back to the kernel (lower steady RSS); 0 = never.' },
+  { id: 'debugCommands', default: false, env: ['EGRESS_AGENT_DEBUG_COMMANDS'], flag: 'debug-commands', json: true, arg: '[bool]',
+    doc: 'Test-only: accept the control socket\'s debug commands (debug.blockEventLoop, which stalls the agent on purpose). Never set it in production.' },
   { id: 'logLevel', default: 'info', env: ['EGRESS_AGENT_LOG_LEVEL'], flag: 'log-level', json: true, arg: '<level>',
     doc: 'fatal, error, warn, info, debug, trace or silent.' },
 ];

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { ConfigError, ConfigSource } from './errors.js';
 import { ENV_NAME } from './fields.js';
 import { locateJsonError } from './json-syntax.js';
+import { shownValue } from './redact.js';
 import { CONFIG_FILE_INPUT, SETTINGS, flagAttribute, type Setting } from './settings.js';
 import { GATEWAY_IDS, HANDOFF_IDS, handoffPath, readHandoff, type HandoffUse } from './handoff.js';
 
@@ -70,7 +71,7 @@ function flattenFile(obj: Record<string, unknown>, prefix: string, out: Map<stri
     const path = prefix + k;
     if (JSON_GROUPS.has(path)) {
       if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-        errors.push({ source: 'file', key: path, value: JSON.stringify(v) ?? '', message: 'must be an object' });
+        errors.push({ source: 'file', key: path, value: shownValue(path, JSON.stringify(v) ?? '', v), message: 'must be an object' });
       } else {
         flattenFile(v as Record<string, unknown>, `${path}.`, out, errors);
       }
@@ -79,7 +80,7 @@ function flattenFile(obj: Record<string, unknown>, prefix: string, out: Map<stri
       else out.set(path, { source: 'file', key: path, raw: v });
     } else {
       const shown = typeof v === 'string' ? v : JSON.stringify(v) ?? '';
-      errors.push({ source: 'file', key: path, value: path === 'bfd.auth.key' ? '<redacted>' : shown, message: unknownKeyMessage(path) });
+      errors.push({ source: 'file', key: path, value: shownValue(path, shown, v), message: unknownKeyMessage(path) });
     }
   }
 }
@@ -105,7 +106,7 @@ function readConfigFile(path: string, from: Provided, errors: ConfigError[]): Ma
     return undefined;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    errors.push({ source: 'file', key: path, value: JSON.stringify(parsed) ?? '', message: 'the config file must hold a JSON object' });
+    errors.push({ source: 'file', key: path, value: shownValue(path, JSON.stringify(parsed) ?? '', parsed), message: 'the config file must hold a JSON object' });
     return undefined;
   }
   flattenFile(parsed as Record<string, unknown>, '', out, errors);
@@ -147,7 +148,7 @@ function readAuthKey(values: Map<string, Provided>, env: ConfigSources['env'], e
   if (name && typeof name.raw === 'string' && ENV_NAME.test(name.raw)) {
     const v = env[name.raw];
     if (v === undefined || v === '') {
-      errors.push({ source: name.source, key: name.key, value: name.raw, message: `environment variable ${name.raw} (the key) is not set or empty` });
+      errors.push({ source: name.source, key: name.key, value: name.raw, message: 'the environment variable it names (the key) is not set or empty' });
     } else {
       return Buffer.from(v, 'utf8');
     }

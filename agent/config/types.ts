@@ -82,6 +82,8 @@ export interface GatewayConfig {
   externalInterface?: string;
   /** Period of the iptables/ipset verification (netlink objects are repaired on events). */
   reconcileIntervalMs: number;
+  /** How long the dataplane may stay unverified (after its first verification) before BFD goes AdminDown; absent = 10 s. */
+  dataplaneWithdrawAfterMs?: number;
   bfd: BfdConfig;
   healthListen: string;
   controlSocket: string;
@@ -91,6 +93,8 @@ export interface GatewayConfig {
   /** Delay of the one-time release of the executable's startup pages; null or absent = never. */
   startupPageReleaseMs?: number | null;
   logLevel: string;
+  /** Test-only debug commands on the control socket (debug.blockEventLoop); absent = off. */
+  debugCommands?: boolean;
   /** loadConfig always sets it; absent (a config built in code, e.g. a benchmark) = off. */
   upstream?: UpstreamConfig;
   /** loadConfig always sets it; absent = off. */

@@ -69,7 +69,8 @@ export function blockEventLoop(ms: number): number {
   return performance.now() - start;
 }
 
-export function createControlHandler(agent: AgentControl): ControlHandler {
+/** `debugCommands`: accept debug.* (test-only, see docs/configuration.md); refused otherwise. */
+export function createControlHandler(agent: AgentControl, opts: { debugCommands?: boolean } = {}): ControlHandler {
   const commands: Record<Request['cmd'], (req: Request) => unknown> = {
     status: () => agent.status(),
     live: (): Verdict => agent.status().live,
@@ -104,6 +105,7 @@ export function createControlHandler(agent: AgentControl): ControlHandler {
       return agent.setLogLevel(level);
     },
     'debug.blockEventLoop': (req) => {
+      if (!opts.debugCommands) throw new Error('debug commands are off (they are for tests: set EGRESS_AGENT_DEBUG_COMMANDS=true or --debug-commands)');
       const ms = req.ms;
       if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_BLOCK_MS) {
         throw new Error(`argument "ms" must be a number from 0 to ${MAX_BLOCK_MS}, got ${JSON.stringify(ms)}`);

@@ -22,6 +22,8 @@ export interface ControlStats {
 }
 
 const IDLE_TIMEOUT_MS = 60_000;
+/** How long a connection whose line was too long may keep sending before it is closed. */
+const REFUSED_LINGER_MS = 1000;
 let bindCount = 0;
 
 export class ControlServer {
@@ -104,40 +106,72 @@ export class ControlServer {
     this.inode = null;
   }
 
+  /**
+   * One request at a time per connection, with backpressure: reading stops while a reply is being
+   * computed or the socket's write buffer is full, so a client that pipelines and never reads fills
+   * the kernel's buffers and then waits, instead of growing our heap by every pending reply.
+   */
   private serve(sock: Socket): void {
     this.sockets.add(sock);
     sock.on('close', () => this.sockets.delete(sock));
     sock.on('error', () => sock.destroy());
     sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
     let buf = '';
-    let queue = Promise.resolve();
     let first = true;
+    let pumping = false;
+    let refused = false;
     sock.setEncoding('utf8');
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
+    const pump = async (): Promise<void> => {
+      pumping = true;
+      sock.pause();
       let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      while (!sock.destroyed && (nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (first && line && !line.startsWith('{')) {
           // Plain-text probe: one request, one reply line, then close (Kube-OVN's protocol).
-          first = false;
           this.stats.requests++;
           sock.end(this.handler.text(line));
           buf = '';
           return;
         }
         first = false;
-        if (line) queue = queue.then(() => this.answer(sock, line));
+        if (!line) continue;
+        const reply = await this.answer(line);
+        if (sock.destroyed) return;
+        if (!sock.write(reply)) await new Promise<void>((resolve) => {
+          const done = () => {
+            sock.off('drain', done).off('close', done);
+            resolve();
+          };
+          sock.on('drain', done).on('close', done);
+        });
       }
+      pumping = false;
       if (buf.length > MAX_LINE_BYTES) {
-        sock.end(JSON.stringify(errorReply(null, `request line longer than ${MAX_LINE_BYTES} bytes`)) + '\n');
+        // Reply, then discard what else arrives (so the client sees the reply rather than a reset)
+        // and close within a second whatever the client does.
+        refused = true;
         buf = '';
+        sock.end(JSON.stringify(errorReply(null, `request line longer than ${MAX_LINE_BYTES} bytes`)) + '\n');
+        sock.resume();
+        setTimeout(() => sock.destroy(), REFUSED_LINGER_MS).unref();
+        return;
       }
+      if (!sock.destroyed) sock.resume();
+    };
+    sock.on('data', (chunk: string) => {
+      if (refused) return;
+      buf += chunk;
+      if (!pumping) void pump().catch((err: Error) => {
+        this.log.error({ err: err.message, socket: this.path }, 'control connection failed');
+        sock.destroy();
+      });
     });
   }
 
-  private async answer(sock: Socket, line: string): Promise<void> {
+  /** The reply line to one request line. */
+  private async answer(line: string): Promise<string> {
     this.stats.requests++;
     const parsed = parseRequest(line);
     let reply;
@@ -154,6 +188,6 @@ export class ControlServer {
         reply = errorReply(parsed.req.id ?? null, message);
       }
     }
-    if (!sock.destroyed) sock.write(JSON.stringify(reply) + '\n');
+    return JSON.stringify(reply) + '\n';
   }
 }

@@ -4,6 +4,7 @@
 // (OpenBFDD-style, new for every session instance) and the bounded recovery of expected sessions.
 import type { BfdDiag, BfdSessionSpec, BfdSessionState, BfdState, BfdStateEvent } from '../bfd/types.js';
 import { pairKey } from '../bfd/sessions.js';
+import { specErrors, timerErrors } from '../bfd/spec.js';
 import { canonicalIp } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
 import type { BfdEnginePort, BfdSessionChange } from './ports.js';
@@ -83,8 +84,29 @@ export class BfdSessions {
     engine.on('state', (ev) => this.onTransition(ev));
   }
 
-  /** Makes the engine run exactly the expected sessions (reload: timers change live, via Poll). */
+  /**
+   * Makes the engine run exactly the expected sessions (reload: timers change live, via Poll).
+   * All or nothing: the set is checked before anything changes, and if the engine refuses a step
+   * the previous set is applied again (removed sessions come back, from Down) and this throws.
+   */
   applyExpected(specs: readonly BfdSessionSpec[]): SessionChanges {
+    const errors = specs.flatMap((s) => specErrors(s));
+    if (errors.length) throw new Error(`invalid BFD sessions, nothing changed: ${errors.join('; ')}`);
+    const previous = { configured: [...this.configured.values()], defaults: this.runtimeDefaults };
+    try {
+      return this.applySet(specs);
+    } catch (err) {
+      try {
+        this.applySet(previous.configured);
+      } catch (again) {
+        this.log.error({ err: (again as Error).message }, 'bfd: rolling back to the previous sessions failed too; recovery keeps trying');
+      }
+      this.runtimeDefaults = previous.defaults;
+      throw new Error(`BFD sessions not changed: ${(err as Error).message} (rolled back to the running set)`);
+    }
+  }
+
+  private applySet(specs: readonly BfdSessionSpec[]): SessionChanges {
     this.configured = new Map(specs.map((s) => [keyOf(s.local, s.remote), s]));
     this.runtimeDefaults = {};
     const first = specs[0];
@@ -173,8 +195,13 @@ export class BfdSessions {
 
   /** "session new set": the timers of future sessions; we also apply them to running ones (Poll). */
   setDefaults(timers: Partial<Timers>): string[] {
+    // Checked before anything changes: defaults the engine would refuse would make every later
+    // reset or re-creation fail (and leave no session at all).
+    const errors = timerErrors(timers);
+    if (errors.length) throw new Error(`invalid timers for new sessions: ${errors.join('; ')}`);
+    const keys = this.setTimers({ all: true }, timers);
     Object.assign(this.runtimeDefaults, timers);
-    return this.setTimers({ all: true }, timers);
+    return keys;
   }
 
   adminDown(sel: SessionSelector, diag?: BfdDiag): string[] {

@@ -11,7 +11,6 @@ import type { GatewayConfig } from '../config/types.js';
 import { createControlHandler, type AgentControl, type DataplaneView } from '../control/commands.js';
 import { ControlServer } from '../control/server.js';
 import { prepareSocketPath } from '../control/socket-file.js';
-import { parseListenAddress } from '../health/listen-address.js';
 import type { Metrics } from '../health/metrics.js';
 import { HealthServer } from '../health/server.js';
 import type { Logger } from '../lib/log.js';
@@ -25,6 +24,9 @@ import { planSnatRecords, type SnatRecordsView } from './snat-records.js';
 import { configSummary, withVerdicts, type AgentPhase, type AgentStatus, type ReloadRecord } from './status.js';
 import { planUpstream, UpstreamHealth, type UpstreamPlan, type UpstreamView } from './upstream-health.js';
 import { guard, guardedInterval, guardedTimeout } from '../lib/guard.js';
+import { BfdWithdrawal } from './bfd-withdrawal.js';
+import { DataplaneGate } from './dataplane-gate.js';
+import { DATAPLANE_DOWN_DIAG, type WithdrawStatus } from '../upstream/index.js';
 
 /** Startup failed because of the inputs (exit 2) rather than the machine (exit 1). */
 export class ConfigError extends Error {
@@ -44,6 +46,7 @@ export interface DaemonOptions {
 }
 
 const CHECK_INTERVAL_MS = 5000;
+const DEFAULT_DATAPLANE_WITHDRAW_AFTER_MS = 10_000;
 
 /** Fields whose change needs a new reconciler (the dataplane plan depends on them). */
 const dataplaneKey = (c: GatewayConfig) =>
@@ -71,7 +74,9 @@ export class Daemon implements AgentControl {
   private reconciler: ReconcilerPort | null = null;
   private upstream: UpstreamHealth | null = null;
   private upstreamOff: string | null = null;
-  private readonly upstreamActions = { adminDown: 0, adminUp: 0 };
+  private readonly withdrawal: BfdWithdrawal;
+  private gate: DataplaneGate | null = null;
+  private gateTimer: NodeJS.Timeout | null = null;
   private snat: SnatRecorderPort | null = null;
   private snatKey: string | null = null;
   private snatOff: string | null = null;
@@ -93,6 +98,7 @@ export class Daemon implements AgentControl {
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
+    this.withdrawal = new BfdWithdrawal(() => this.engine, () => this.withdrawStatuses(), opts.log);
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -103,12 +109,17 @@ export class Daemon implements AgentControl {
     const config = await step(this.log, 'config', async () => {
       const r = await this.opts.ports.loadConfig();
       if (!r.ok) throw new ConfigError(r.errors);
-      parseListenAddress(r.config.healthListen); // fails here, before anything is touched
       await prepareSocketPath(r.config.controlSocket);
       return r.config;
     });
     this.config = config;
     this.log.level = config.logLevel;
+    // Bound before the dataplane is touched, so an address that cannot be bound changes nothing;
+    // meanwhile /readyz answers "still starting".
+    await step(this.log, 'health', async () => {
+      this.health = new HealthServer(config.healthListen, { status: () => this.status(), metrics: () => this.loadMetrics() }, this.log, config.bfd.localIps);
+      await this.health.start();
+    });
 
     await step(this.log, 'dataplane', async () => {
       const reconciler = await this.opts.ports.createReconciler(config, this.log);
@@ -123,8 +134,9 @@ export class Daemon implements AgentControl {
         throw err;
       });
       if (r.error || r.remaining.length) {
-        this.log.warn({ error: r.error, remaining: r.remaining }, 'dataplane not verified after the first apply; the reconciler keeps repairing');
+        this.log.warn({ error: r.error, remaining: r.remaining }, 'dataplane not verified after the first apply; the reconciler keeps repairing; BFD stays AdminDown until it is verified');
       }
+      this.observeDataplane();
       await reconciler.start();
     });
 
@@ -137,9 +149,7 @@ export class Daemon implements AgentControl {
     await step(this.log, 'snat-records', () => this.syncSnatRecords(config));
 
     await step(this.log, 'serve', async () => {
-      this.health = new HealthServer(config.healthListen, { status: () => this.status(), metrics: () => this.loadMetrics() }, this.log);
-      await this.health.start();
-      const handler = createControlHandler(this);
+      const handler = createControlHandler(this, { debugCommands: config.debugCommands === true });
       const main = new ControlServer(config.controlSocket, handler, this.log);
       await main.start();
       this.control.push(main);
@@ -154,7 +164,7 @@ export class Daemon implements AgentControl {
           this.log.warn({ socket: config.compatSocket, err: (err as Error).message }, 'not serving Kube-OVN\'s supervisor socket');
         }
       }
-      this.log.info({ health: this.health.address(), sockets: this.control.map((c) => c.path) }, 'serving health and control');
+      this.log.info({ health: this.health!.addresses(), sockets: this.control.map((c) => c.path) }, 'serving health and control');
     });
 
     this.checkTimer = guardedInterval('daemon: periodic check', () => this.periodicCheck(), this.opts.checkIntervalMs ?? CHECK_INTERVAL_MS);
@@ -177,6 +187,8 @@ export class Daemon implements AgentControl {
     const t0 = performance.now();
     const previous = this.phase;
     this.phase = 'draining';
+    this.withdrawal.stop(); // the drain's AdminDown is final: nothing brings a session back
+    if (this.gateTimer) clearTimeout(this.gateTimer);
     const graceMs = this.config?.drainGraceMs ?? 0;
     this.log.info({ reason, graceMs, from: previous }, 'draining');
     if (this.checkTimer) clearInterval(this.checkTimer);
@@ -201,6 +213,8 @@ export class Daemon implements AgentControl {
 
   /** Closes everything after a failed start; keeps whatever dataplane was applied. */
   async abort(): Promise<void> {
+    this.withdrawal.stop();
+    if (this.gateTimer) clearTimeout(this.gateTimer);
     if (this.checkTimer) clearInterval(this.checkTimer);
     if (this.releaseTimer) clearTimeout(this.releaseTimer);
     await this.upstream?.stop(false).catch(() => undefined);
@@ -213,6 +227,8 @@ export class Daemon implements AgentControl {
   }
 
   reload(): Promise<ReloadRecord> {
+    const refused = this.refuseWhileDraining('reload');
+    if (refused) return Promise.reject(refused);
     this.reloading ??= this.doReload().finally(() => {
       this.reloading = null;
     });
@@ -244,7 +260,19 @@ export class Daemon implements AgentControl {
       if (next.bfd.enabled || this.sessions) {
         if (!this.sessions) await this.startBfd(next);
         const specs = next.bfd.enabled ? await this.opts.ports.expectedSessions(next) : [];
-        const c = this.sessions!.applyExpected(specs);
+        // All or nothing (applyExpected rolls back); refused, the whole reload is: the running
+        // configuration stays, so what runs and what /status says never disagree.
+        let c;
+        try {
+          c = this.sessions!.applyExpected(specs);
+        } catch (err) {
+          this.log.level = old.logLevel;
+          this.reloadFailures++;
+          this.lastReload = { at: Date.now(), ok: false, errors: [(err as Error).message], changes: [] };
+          this.log.error({ err: (err as Error).message }, 'reload rejected: the BFD sessions could not be applied; keeping the running configuration');
+          return this.lastReload;
+        }
+        this.withdrawal.apply('reload');
         for (const k of c.added) changes.push(`bfd session ${k} added`);
         for (const k of c.removed) changes.push(`bfd session ${k} removed`);
         for (const k of c.changed) changes.push(`bfd session ${k} changed (Poll)`);
@@ -312,7 +340,7 @@ export class Daemon implements AgentControl {
       control: this.control.map((s) => ({ path: s.path, serving: s.serving() })),
       upstream: c && this.upstreamView(),
       snatRecords: c && this.snatRecordsView(),
-      health: { address: this.health?.address() ?? null },
+      health: { address: this.health?.address() ?? null, addresses: this.health?.addresses() ?? [] },
       lastReload: this.lastReload,
       counters: {
         reloads: this.reloads,
@@ -337,19 +365,23 @@ export class Daemon implements AgentControl {
   }
 
   async reconcile(): Promise<ApplyResult> {
+    this.mutating('reconcile');
     if (!this.reconciler) throw new Error('this agent manages no dataplane (no address family has both gateways configured)');
     return this.reconciler.applyOnce('manual');
   }
 
   adminDown(sel: SessionSelector, diag?: BfdDiag): string[] {
+    this.mutating('admin down');
     return this.bfd().adminDown(sel, diag);
   }
 
   adminUp(sel: SessionSelector): string[] {
+    this.mutating('admin up');
     return this.bfd().adminUp(sel);
   }
 
   setTimers(sel: SessionSelector, timers: { minTxMs?: number; minRxMs?: number; multiplier?: number }): string[] {
+    this.mutating('set timers');
     return this.bfd().setTimers(sel, timers);
   }
 
@@ -374,6 +406,18 @@ export class Daemon implements AgentControl {
 
   // ---- internals -----------------------------------------------------------------------------
 
+  /** Null, or the error for a command that would change something during the drain (it could
+   * bring sessions back Up after the drain took them AdminDown). */
+  private refuseWhileDraining(what: string): Error | null {
+    if (this.phase !== 'draining' && this.phase !== 'stopped') return null;
+    return new Error(`${what} refused: the agent is draining for shutdown (${this.phase}); nothing is changed any more`);
+  }
+
+  private mutating(what: string): void {
+    const refused = this.refuseWhileDraining(what);
+    if (refused) throw refused;
+  }
+
   private bfd(): BfdSessions {
     if (!this.sessions) throw new Error('BFD is disabled in this agent\'s configuration');
     return this.sessions;
@@ -386,12 +430,14 @@ export class Daemon implements AgentControl {
     this.sessions = new BfdSessions(engine, this.log);
     // A session that (re)appears or is brought up by someone else while its upstream is broken
     // goes straight back to AdminDown.
-    engine.on('state', guard('daemon: bfd state change', (ev: BfdStateEvent) => this.upstream?.onBfdState(ev)));
+    engine.on('state', guard('daemon: bfd state change', (ev: BfdStateEvent) => this.withdrawal.onBfdState(ev)));
     const { realtimePriority, realtimeError } = engine.stats();
     if (realtimeError) {
       this.log.warn({ requested: config.bfd.realtimePriority, error: realtimeError }, 'bfd engine thread runs with normal scheduling');
     }
     const c = this.sessions.applyExpected(await this.opts.ports.expectedSessions(config));
+    // At once: a session must not come Up while the dataplane is not verified yet.
+    this.withdrawal.apply('bfd sessions started');
     this.log.info({ sessions: c.added, realtimePriority: realtimePriority ?? 0 }, 'bfd sessions started');
   }
 
@@ -418,7 +464,7 @@ export class Daemon implements AgentControl {
       return changed ? `upstream health off: ${plan.off}` : null;
     }
     const monitor = await this.opts.ports.createUpstreamMonitor!(plan.options, this.log);
-    const health = new UpstreamHealth(plan.options, monitor, () => this.engine, this.log, this.upstreamActions);
+    const health = new UpstreamHealth(plan.options, monitor, (trigger) => this.withdrawal.apply(trigger));
     await health.start();
     this.upstream = health;
     this.upstreamOff = null;
@@ -427,7 +473,7 @@ export class Daemon implements AgentControl {
 
   private upstreamView(): UpstreamView {
     const running = this.upstream?.view() ?? { families: [], signals: [], probes: [], netlink: null };
-    return { off: this.upstream ? null : (this.upstreamOff ?? 'not started'), ...running, bfdActions: { ...this.upstreamActions } };
+    return { off: this.upstream ? null : (this.upstreamOff ?? 'not started'), ...running, bfdActions: { ...this.withdrawal.actions.upstream } };
   }
 
   /** Starts, restarts (changed settings) or stops the SNAT recorder; a change line for reload, or null. */
@@ -469,10 +515,38 @@ export class Daemon implements AgentControl {
 
   private attachReconciler(r: ReconcilerPort): void {
     this.reconciler = r;
-    // The reconciler logs each pass itself (repairs at warn, failures at error); here we only count.
+    this.gate ??= new DataplaneGate(this.config?.dataplaneWithdrawAfterMs ?? DEFAULT_DATAPLANE_WITHDRAW_AFTER_MS);
+    // The reconciler logs each pass itself (repairs at warn, failures at error); here we count and gate BFD.
     r.on('applied', guard('daemon: dataplane applied', (result: ApplyResult) => {
-      if (this.reconciler === r) observeApply(this.applyStats, result);
+      if (this.reconciler !== r) return;
+      observeApply(this.applyStats, result);
+      this.observeDataplane();
     }));
+  }
+
+  /** Feeds the reconciler's verdict to the gate and BFD; re-checks when the bound would pass. */
+  private observeDataplane(): void {
+    const r = this.reconciler;
+    if (!r || !this.gate) return;
+    const st = r.status();
+    const now = Date.now();
+    this.gate.observe(st.verified, st.lastError, now);
+    this.withdrawal.apply('dataplane');
+    if (this.gateTimer) clearTimeout(this.gateTimer);
+    const at = this.gate.nextDeadline(now);
+    this.gateTimer = at === undefined ? null : guardedTimeout('daemon: dataplane gate deadline', () => this.withdrawal.apply('dataplane broken too long'), at - now + 1).unref();
+  }
+
+  /** Upstream verdicts, and the dataplane gate's for the managed families (it wins: diag 4). */
+  private withdrawStatuses(): WithdrawStatus[] {
+    const byFamily = new Map<number, WithdrawStatus>();
+    for (const u of this.upstream?.statuses() ?? []) byFamily.set(u.family, u);
+    const g = this.gate && this.reconciler ? this.gate.verdict(Date.now()) : null;
+    for (const f of g ? this.config?.families ?? [] : []) {
+      if (g!.withdraw) byFamily.set(f.family, { family: f.family, withdraw: true, diag: DATAPLANE_DOWN_DIAG, reasons: [{ withdraw: true, message: g!.why }] });
+      else if (!byFamily.has(f.family)) byFamily.set(f.family, { family: f.family, withdraw: false, reasons: [] });
+    }
+    return [...byFamily.values()];
   }
 
   private async periodicCheck(): Promise<void> {
@@ -484,7 +558,7 @@ export class Daemon implements AgentControl {
       else this.log.warn(fields, 'bfd recovery action taken');
     }
     // Sessions re-created by recovery or an operator (kill, reset, allow) start outside AdminDown.
-    this.upstream?.apply('periodic check');
+    this.withdrawal.apply('periodic check');
     // Not watching yet because discovery had not found the external interface: try again.
     if (!this.upstream && this.config) {
       await this.syncUpstream(this.config).catch((err: Error) => this.log.error({ err: err.message }, 'cannot start upstream health'));
@@ -506,7 +580,11 @@ export class Daemon implements AgentControl {
 
   private bfddBackend(): BfddBackend {
     const selectorOf = (t: BfddTarget): SessionSelector => t;
-    const bfd = () => this.bfd();
+    // Every operation that changes something is refused during the drain; status and version answer.
+    const bfd = () => {
+      this.mutating('bfdd-control');
+      return this.bfd();
+    };
     // Operations on one named session report "no such session" as false, like OpenBFDD.
     const single = (fn: () => unknown): boolean => {
       try {

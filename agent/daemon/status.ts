@@ -67,7 +67,8 @@ export interface AgentStatus {
   /** Null startupRelease: not released yet, or this process cannot (no native addon). */
   memory: ProcessMemory & { startupRelease: StartupRelease | null };
   control: ControlEndpoint[];
-  health: { address: string | null };
+  /** `address`: the first bound (null when not listening); `addresses`: all of them. */
+  health: { address: string | null; addresses: string[] };
   lastReload: ReloadRecord | null;
   counters: {
     reloads: number;

@@ -1,14 +1,10 @@
 // Upstream health in the daemon: which families to watch (configured families on their discovered
-// external interfaces), the running monitor, and its translation into BFD admin state. The
-// translation (agent/upstream/bfd-link.ts) is idempotent, so the daemon calls apply() on every
-// monitor change, every BFD state event, after reloads and on its periodic check.
+// external interfaces) and the running monitor. Its verdicts become BFD admin state in
+// bfd-withdrawal.ts (shared with the dataplane gate).
 import type { Family, GatewayConfig } from '../config/types.js';
 import { ipFamily } from '../lib/ip.js';
-import type { Logger } from '../lib/log.js';
-import type { BfdStateEvent } from '../bfd/types.js';
 import {
-  resolveUpstreamOptions, upstreamBfdActions, type BfdAdminAction, type BfdAdminPort, type ProbeResultEvent, type SignalStatus,
-  type UpstreamFamily, type UpstreamFamilyStatus, type UpstreamOptions,
+  resolveUpstreamOptions, type ProbeResultEvent, type SignalStatus, type UpstreamFamily, type UpstreamFamilyStatus, type UpstreamOptions,
 } from '../upstream/index.js';
 import type { UpstreamMonitorPort } from './ports.js';
 import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
@@ -72,30 +68,15 @@ export function planUpstream(config: GatewayConfig, managed: boolean, interfaces
   };
 }
 
-/**
- * How long an admin request counts as still in flight in the engine. The engine applies it on its
- * own thread and reports the transition as an event; until then sessions() shows the old state.
- */
-const IN_FLIGHT_MS = 1000;
-
-const sessionKey = (local: string, remote: string): string => `${local}|${remote}`;
-
-/** One running monitor wired to the BFD engine the daemon currently has. */
+/** One running monitor; its verdicts go to the daemon's BfdWithdrawal through `onChange`. */
 export class UpstreamHealth {
   private readonly probes = new Map<string, ProbeCounters>();
-  /** Requests the engine has not reported back yet, so another trigger does not repeat them. */
-  private readonly inFlight = new Map<string, { op: BfdAdminAction['op']; at: number }>();
   private running = false;
-  /** Set while a pass runs: an engine that reports transitions synchronously re-enters apply(). */
-  private applying = false;
-  private again = false;
 
   constructor(
     readonly options: UpstreamOptions,
     private readonly monitor: UpstreamMonitorPort,
-    private readonly engine: () => BfdAdminPort | null,
-    private readonly log: Logger,
-    private readonly actions: { adminDown: number; adminUp: number },
+    private readonly onChange: (trigger: string) => void,
   ) {
     monitor.on('change', () => this.apply('upstream change'));
     monitor.on('probe', (ev) => this.countProbe(ev));
@@ -114,67 +95,21 @@ export class UpstreamHealth {
   async stop(release: boolean): Promise<void> {
     this.running = false;
     await this.monitor.stop();
-    if (release) this.applyStatus(() => this.monitor.status().map((s) => ({ ...s, withdraw: false })), 'upstream monitor stopped');
+    if (release) this.onChange('upstream monitor stopped');
   }
 
-  /** Brings the BFD sessions' admin state in line with the upstream (idempotent, cheap). */
+  /** Asks for the BFD sessions' admin state to be brought in line (idempotent, cheap). */
   apply(trigger: string): void {
-    if (this.running) this.applyStatus(() => this.monitor.status(), trigger);
+    if (this.running) this.onChange(trigger);
   }
 
-  /** A BFD transition: whatever we asked of that session has landed (or was overtaken). */
-  onBfdState(ev: BfdStateEvent): void {
-    this.inFlight.delete(sessionKey(ev.local, ev.remote));
-    this.apply('bfd state');
+  /** The verdicts per family while running (none once stopped: nothing withdrawn by upstream). */
+  statuses(): UpstreamFamilyStatus[] {
+    return this.running ? this.monitor.status() : [];
   }
 
   view(): Omit<UpstreamView, 'off' | 'bfdActions'> {
     return { families: this.monitor.status(), signals: this.monitor.signals(), probes: [...this.probes.values()], netlink: this.monitor.netlink() };
-  }
-
-  /** Passes until nothing changes; a nested call (from a transition we caused) asks for one more pass. */
-  private applyStatus(status: () => UpstreamFamilyStatus[], trigger: string): void {
-    if (this.applying) {
-      this.again = true;
-      return;
-    }
-    this.applying = true;
-    try {
-      do {
-        this.again = false;
-        this.applyPass(status(), trigger);
-      } while (this.again);
-    } finally {
-      this.applying = false;
-    }
-  }
-
-  private applyPass(status: UpstreamFamilyStatus[], trigger: string): void {
-    const engine = this.engine();
-    if (!engine) return;
-    const now = Date.now();
-    const todo = upstreamBfdActions(status, engine.sessions()).filter((a) => {
-      const pending = this.inFlight.get(sessionKey(a.local, a.remote));
-      return !(pending && pending.op === a.op && now - pending.at < IN_FLIGHT_MS);
-    });
-    for (const a of todo) {
-      const key = sessionKey(a.local, a.remote);
-      // Before the call: an engine that reports the transition synchronously clears it again.
-      this.inFlight.set(key, { op: a.op, at: now });
-      try {
-        if (a.op === 'adminDown') engine.adminDown(a.local, a.remote, a.diag);
-        else engine.adminUp(a.local, a.remote);
-      } catch (err) {
-        this.inFlight.delete(key);
-        // A session removed between sessions() and the call (kill/reload): the next event re-applies.
-        this.log.warn({ trigger, local: a.local, remote: a.remote, err: (err as Error).message }, 'upstream: could not apply the BFD admin state');
-        continue;
-      }
-      this.actions[a.op]++;
-      const fields = { trigger, family: a.family, local: a.local, remote: a.remote, why: a.why };
-      if (a.op === 'adminDown') this.log.warn({ ...fields, diag: a.diag }, 'upstream broken: BFD session AdminDown (Concatenated Path Down), leaving ECMP');
-      else this.log.info(fields, 'upstream healthy: BFD session back from AdminDown, rejoining ECMP');
-    }
   }
 
   private countProbe(ev: ProbeResultEvent): void {

@@ -1,10 +1,13 @@
 // The HTTP health server (node:http, read-only): /livez /readyz /status /metrics.
 // Kubelet probes it where it can reach the Pod (Kube-OVN's default VPC); Prometheus scrapes it.
+// Anyone on the Pod network can connect, so it binds only the Pod's own addresses and loopback by
+// default, caps and times out connections, and /status shows a redacted summary (docs/health.md).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { AgentStatus } from '../daemon/status.js';
 import type { Logger } from '../lib/log.js';
-import { formatListenAddress, parseListenAddress } from './listen-address.js';
+import { formatListenAddress, listenHosts, parseListenAddress } from './listen-address.js';
+import { publicStatus } from './public-status.js';
 import type { Metrics } from './metrics.js';
 
 export interface HealthSources {
@@ -13,19 +16,88 @@ export interface HealthSources {
   metrics(): Promise<Metrics>;
 }
 
+/** Bounds against slow or many clients (anyone on the Pod network can connect). */
+export interface HealthLimits {
+  /** Open connections kept; a new one beyond this closes the oldest (a slow client, usually). */
+  maxConnections: number;
+  /** A request's headers / the whole request must arrive within this. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** How often the request timeouts are checked (Node's default is 30 s). */
+  checkIntervalMs: number;
+}
+
+/** ~6 KiB per connection (measured): 128 connections stay under 1 MiB. */
+export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxConnections: 128, requestTimeoutMs: 5000, keepAliveTimeoutMs: 5000, checkIntervalMs: 1000 };
+
+/** EADDRNOTAVAIL on a Pod address: an IPv6 address may still be tentative (DAD); retry this long. */
+const BIND_RETRY_MS = 5000;
+
 export class HealthServer {
-  private server: Server | null = null;
-  private bound: string | null = null;
+  private servers: Server[] = [];
+  private bound: string[] = [];
+  /** Every open connection of every address, oldest first (a Set keeps insertion order). */
+  private readonly connections = new Set<Socket>();
+  private readonly limits: HealthLimits;
+  /** Connections closed because the cap was reached, since start. */
+  evicted = 0;
 
-  constructor(private readonly listen: string, private readonly sources: HealthSources, private readonly log: Logger) {}
+  /** `podIps`: the Pod's own addresses, bound for ":PORT" (see listenHosts). */
+  constructor(
+    private readonly listen: string,
+    private readonly sources: HealthSources,
+    private readonly log: Logger,
+    private readonly podIps: readonly string[] = [],
+    limits: Partial<HealthLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_HEALTH_LIMITS, ...limits };
+  }
 
-  /** The address actually bound (port resolved when 0 was asked), or null when not listening. */
+  /** The first address bound (port resolved when 0 was asked), or null when not listening. */
   address(): string | null {
-    return this.bound;
+    return this.bound[0] ?? null;
+  }
+
+  /** Every address bound. */
+  addresses(): string[] {
+    return [...this.bound];
+  }
+
+  /** Open connections now. */
+  connectionCount(): number {
+    return this.connections.size;
   }
 
   async start(): Promise<void> {
-    const { host, port } = parseListenAddress(this.listen);
+    const addr = parseListenAddress(this.listen);
+    let port = addr.port;
+    try {
+      for (const host of listenHosts(addr, this.podIps)) {
+        const server = this.createServer();
+        // Port 0: the first bind picks one, the other addresses use the same.
+        port = await this.bind(server, host, port);
+        this.servers.push(server);
+        this.bound.push(formatListenAddress(host, port));
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    const servers = this.servers;
+    this.servers = [];
+    this.bound = [];
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    })));
+    for (const c of this.connections) c.destroy();
+  }
+
+  private createServer(): Server {
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => {
         this.log.error({ err, path: req.url }, 'health request failed');
@@ -33,28 +105,49 @@ export class HealthServer {
         else res.destroy();
       });
     });
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 10_000;
-    server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`cannot listen for health on ${this.listen}: ${err.message}`)));
-      server.listen({ host, port }, () => resolve());
+    server.headersTimeout = this.limits.requestTimeoutMs;
+    server.requestTimeout = this.limits.requestTimeoutMs;
+    server.keepAliveTimeout = this.limits.keepAliveTimeoutMs;
+    // A client that connects and sends nothing: the socket's own idle timeout closes it.
+    server.timeout = this.limits.requestTimeoutMs;
+    (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = this.limits.checkIntervalMs;
+    server.on('connection', (sock: Socket) => {
+      this.connections.add(sock);
+      sock.once('close', () => this.connections.delete(sock));
+      // Over the cap, the oldest goes: probes and scrapes finish in milliseconds, so the oldest
+      // connections are the slow ones, and a new probe always gets in.
+      while (this.connections.size > this.limits.maxConnections) {
+        const oldest = this.connections.values().next().value!;
+        this.connections.delete(oldest);
+        oldest.destroy();
+        this.evicted++;
+      }
     });
     server.on('error', (err) => this.log.error({ err }, 'health server error'));
-    const a = server.address() as AddressInfo;
-    this.bound = formatListenAddress(host, a.port);
-    this.server = server;
+    return server;
   }
 
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    this.bound = null;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+  private async bind(server: Server, host: string, port: number): Promise<number> {
+    const deadline = Date.now() + BIND_RETRY_MS;
+    for (;;) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host, port }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        return (server.address() as AddressInfo).port;
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EADDRNOTAVAIL' && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 250));
+          continue;
+        }
+        throw new Error(`cannot listen for health on ${formatListenAddress(host, port)} (from ${JSON.stringify(this.listen)}): ${e.message}`);
+      }
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -72,7 +165,7 @@ export class HealthServer {
         return send(res, v.ok ? 200 : 503, 'text/plain; charset=utf-8', v.ok ? `${what}\n` : `not ${what}:\n${v.reasons.map((r) => `- ${r}\n`).join('')}`);
       }
       case '/status':
-        return send(res, 200, 'application/json', JSON.stringify(this.sources.status(), null, 2) + '\n');
+        return send(res, 200, 'application/json', JSON.stringify(publicStatus(this.sources.status()), null, 2) + '\n');
       case '/metrics': {
         const metrics = await this.sources.metrics();
         return send(res, 200, metrics.contentType, await metrics.render(this.sources.status()));

@@ -179,14 +179,23 @@ export class ConntrackEventProcess {
   }
 }
 
+/** A table dump (per family) that takes longer is killed, so a hung conntrack never holds a resync open. */
+const DUMP_TIMEOUT_MS = 30_000;
+
 /**
  * Every entry of the conntrack table (IPv4 then IPv6) through `conntrack -L -o xml,ktimestamp,id`,
  * streamed to `onEntry`. Rejects when conntrack fails.
  */
-export async function dumpConntrack(onEntry: (ev: ConntrackEvent) => void, onParseError: (err: ConntrackParseError) => void, command = 'conntrack'): Promise<void> {
+export async function dumpConntrack(
+  onEntry: (ev: ConntrackEvent) => void,
+  onParseError: (err: ConntrackParseError) => void,
+  command = 'conntrack',
+  opts: { timeoutMs?: number } = {},
+): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? DUMP_TIMEOUT_MS;
   for (const family of ['ipv4', 'ipv6']) {
     const args = ['-L', '-f', family, '-o', 'xml,ktimestamp,id'];
-    const child = execa(command, args, { buffer: false, stdin: 'ignore', reject: false, cleanup: true });
+    const child = execa(command, args, { buffer: false, stdin: 'ignore', reject: false, cleanup: true, timeout: timeoutMs });
     const errors: string[] = [];
     pipeLines(child.stdout, (line) => {
       try {
@@ -202,6 +211,7 @@ export async function dumpConntrack(onEntry: (ev: ConntrackEvent) => void, onPar
       if (n.kind === 'other') errors.push(n.text);
     });
     const r = await child;
+    if (r.timedOut) throw new Error(`${command} ${args.join(' ')} timed out after ${timeoutMs} ms`);
     if (r.exitCode !== 0) {
       throw new Error(`${command} ${args.join(' ')} failed (${r.exitCode === undefined ? (r.originalMessage ?? 'did not run') : `exit ${r.exitCode}`}): ${errors.join(' | ') || 'no error output'}`);
     }

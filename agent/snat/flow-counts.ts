@@ -19,10 +19,18 @@ interface Resync {
   destroyed: Map<number, Counted>;
 }
 
+/** Events remembered during one resync (~100 bytes each): beyond this it is abandoned. */
+export const MAX_RESYNC_PENDING = 100_000;
+
 export class FlowCounts {
   private counts: FlowCountsSnapshot = { snat: 0, forwarded: 0 };
   private resync: Resync | null = null;
   readonly started: FlowCountsSnapshot = { snat: 0, forwarded: 0 };
+  /** Whether the last resync was abandoned because too many events arrived while it ran. */
+  abandoned = false;
+
+  /** `maxPending`: NEW + DESTROY events remembered while a dump runs (memory bound). */
+  constructor(private readonly maxPending = MAX_RESYNC_PENDING) {}
 
   current(): FlowCountsSnapshot {
     return { ...this.counts };
@@ -35,17 +43,26 @@ export class FlowCounts {
   onNew(id: number, cls: FlowClass): void {
     if (cls === 'local') return;
     this.started[cls]++;
-    if (this.resync) this.resync.added.set(id, { cls, dumped: false });
-    else this.counts[cls]++;
+    if (this.resync) {
+      this.resync.added.set(id, { cls, dumped: false });
+      this.checkBound();
+    } else {
+      this.counts[cls]++;
+    }
   }
 
   onDestroy(id: number, cls: FlowClass): void {
     if (cls === 'local') return;
-    if (this.resync) this.resync.destroyed.set(id, cls);
-    else this.counts[cls] = Math.max(0, this.counts[cls] - 1);
+    if (this.resync) {
+      this.resync.destroyed.set(id, cls);
+      this.checkBound();
+    } else {
+      this.counts[cls] = Math.max(0, this.counts[cls] - 1);
+    }
   }
 
   beginResync(): void {
+    this.abandoned = false;
     this.resync = { counts: { snat: 0, forwarded: 0 }, added: new Map(), destroyed: new Map() };
   }
 
@@ -66,6 +83,14 @@ export class FlowCounts {
     }
     this.counts = r.counts;
     this.resync = null;
+  }
+
+  /** Too many events during a (slow) dump: give it up rather than grow without bound. */
+  private checkBound(): void {
+    const r = this.resync!;
+    if (r.added.size + r.destroyed.size <= this.maxPending) return;
+    this.abortResync();
+    this.abandoned = true;
   }
 
   /** The dump failed: keep the event-tracked counts, applying what happened meanwhile. */

@@ -305,6 +305,10 @@ export class SnatRecorder {
       this.config.conntrackCommand,
     ).then(
       () => {
+        if (this.counts.abandoned) {
+          this.log.warn({ trigger }, 'flow count resync abandoned: too many events while the table was dumped; counts stay event-tracked');
+          return;
+        }
         this.counts.endResync();
         this.log.debug({ trigger, flows: this.counts.current() }, 'flow counts resynchronised from the conntrack table');
       },

@@ -19,6 +19,9 @@ export interface RotationLimits {
   maxAgeMs: number;
 }
 
+/** Shortest rotation interval (maxAgeMs / maxFiles) accepted. */
+export const MIN_ROTATE_INTERVAL_MS = 1000;
+
 export const DEFAULT_ROTATION: RotationLimits = { maxFileBytes: 16 * 1024 * 1024, maxFiles: 4, maxAgeMs: 24 * 3600 * 1000 };
 
 export interface WriterOptions {
@@ -55,6 +58,10 @@ export class RotatingRecordWriter {
     if (!(limits.maxFileBytes >= 1024)) throw new RangeError(`maxFileBytes must be at least 1024, got ${limits.maxFileBytes}`);
     if (!(Number.isInteger(limits.maxFiles) && limits.maxFiles >= 1)) throw new RangeError(`maxFiles must be an integer >= 1, got ${limits.maxFiles}`);
     if (!(limits.maxAgeMs >= 1000)) throw new RangeError(`maxAgeMs must be at least 1000, got ${limits.maxAgeMs}`);
+    // Below 1 s (rounded down to 0) every record would start a new file.
+    if (!(limits.maxAgeMs / limits.maxFiles >= MIN_ROTATE_INTERVAL_MS)) {
+      throw new RangeError(`maxAgeMs / maxFiles must be at least ${MIN_ROTATE_INTERVAL_MS} ms (the rotation interval), got ${limits.maxAgeMs} / ${limits.maxFiles}`);
+    }
     this.now = opts.now ?? Date.now;
     this.flushBytes = opts.flushBytes ?? 64 * 1024;
     this.flushIntervalMs = opts.flushIntervalMs ?? 250;

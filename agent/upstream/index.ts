@@ -6,4 +6,6 @@ export {
   type UpstreamOptions, type UpstreamOptionsInput,
 } from './options.js';
 export type { SignalStatus, UpstreamFamilyStatus, UpstreamReason } from './policy.js';
-export { applyUpstreamToBfd, upstreamBfdActions, UPSTREAM_DOWN_DIAG, type BfdAdminAction, type BfdAdminPort } from './bfd-link.js';
+export {
+  applyUpstreamToBfd, upstreamBfdActions, DATAPLANE_DOWN_DIAG, UPSTREAM_DOWN_DIAG, type BfdAdminAction, type BfdAdminPort, type WithdrawStatus,
+} from './bfd-link.js';

@@ -34,7 +34,7 @@ await lab.frrUp(TIMERS, { rtPriority: RT_PRIORITY });
 const info = await lab.info();
 const agent = await Agent.start(t, lab, home, 'gw1', {
   env: { BFD_MIN_TX: String(TIMERS.txMs), BFD_MIN_RX: String(TIMERS.rxMs), BFD_MULTI: String(TIMERS.multiplier),
-    EGRESS_AGENT_BFD_REALTIME_PRIORITY: String(RT_PRIORITY) },
+    EGRESS_AGENT_BFD_REALTIME_PRIORITY: String(RT_PRIORITY), EGRESS_AGENT_DEBUG_COMMANDS: 'true' },
 });
 const peers = [info.ipv4!.gateways.gw1!.eth0!, info.ipv6!.gateways.gw1!.eth0!];
 

@@ -34,6 +34,8 @@ export class FakeEngine extends EventEmitter implements BfdEnginePort {
     this.calls.push(['change', k, change]);
     this.specs.set(k, { ...this.specs.get(k)!, ...change });
   }
+  /** The local diagnostic of each session taken AdminDown, as the real engine reports it. */
+  readonly diags = new Map<string, BfdDiag>();
   removeSession(local: string, remote: string): void {
     const k = `${local}|${remote}`;
     this.calls.push(['remove', k]);
@@ -42,17 +44,19 @@ export class FakeEngine extends EventEmitter implements BfdEnginePort {
   }
   adminDown(local: string, remote: string, diag?: BfdDiag): void {
     this.calls.push(['adminDown', `${local}|${remote}`, diag]);
+    this.diags.set(`${local}|${remote}`, diag ?? 'AdministrativelyDown');
     this.setState(`${local}|${remote}`, 'AdminDown');
   }
   adminUp(local: string, remote: string): void {
     this.calls.push(['adminUp', `${local}|${remote}`]);
+    this.diags.delete(`${local}|${remote}`);
     this.setState(`${local}|${remote}`, 'Down');
   }
   sessions(): BfdSessionState[] {
     return [...this.specs.values()].map((s) => {
       const state = this.states.get(`${s.local}|${s.remote}`) ?? 'Down';
       return {
-        local: s.local, remote: s.remote, state, remoteState: state, localDiag: 'None', remoteDiag: 'None',
+        local: s.local, remote: s.remote, state, remoteState: state, localDiag: state === 'AdminDown' ? (this.diags.get(`${s.local}|${s.remote}`) ?? 'None') : 'None', remoteDiag: 'None',
         localDiscr: s.localDiscr, remoteDiscr: state === 'Up' ? 77 : 0, txIntervalMs: s.minTxMs, detectTimeMs: s.minRxMs * s.multiplier,
         lastStateChange: 1_700_000_000_000, flaps: 0,
         counters: { packetsIn: 10, packetsOut: 12, drops: { badTtl: 1 }, transitions: 2, lateTransmissions: 0, maxTxGapUs: 1500, pollsSent: 0, finalsReceived: 0 },
@@ -62,7 +66,10 @@ export class FakeEngine extends EventEmitter implements BfdEnginePort {
   async drain(graceMs: number): Promise<void> {
     this.calls.push(['drain', graceMs]);
     this.drainedWith = graceMs;
-    for (const k of this.states.keys()) this.setState(k, 'AdminDown');
+    for (const k of this.states.keys()) {
+      this.diags.set(k, 'AdministrativelyDown');
+      this.setState(k, 'AdminDown');
+    }
   }
   close(): void {
     this.calls.push(['close']);
@@ -159,6 +166,8 @@ export function specsOf(c: GatewayConfig): BfdSessionSpec[] {
 export class FakePorts implements DaemonPorts {
   engine: FakeEngine | null = null;
   reconciler: FakeReconciler | null = null;
+  /** Whether the reconciler created next verifies its dataplane. */
+  reconcilerVerified = true;
   constructor(public result: ConfigResult) {}
   async loadConfig(): Promise<ConfigResult> {
     return this.result;
@@ -173,6 +182,7 @@ export class FakePorts implements DaemonPorts {
   async createReconciler(config: GatewayConfig): Promise<FakeReconciler | null> {
     if (!config.families.length) return null;
     this.reconciler = new FakeReconciler(config);
+    this.reconciler.verified = this.reconcilerVerified;
     return this.reconciler;
   }
 }

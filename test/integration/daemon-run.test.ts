@@ -31,7 +31,7 @@ mkdirSync(home.paths('gw1').dir, { recursive: true, mode: 0o700 });
 const writeConfig = (bfd: object) => writeFileSync(configFile, JSON.stringify({ bfd, reconcileIntervalMs: 2000 }));
 writeConfig({ minTxMs: 100, minRxMs: 100, multiplier: 3 });
 
-const agent = await Agent.start(t, lab, home, 'gw1', { env: { EGRESS_AGENT_CONFIG: configFile, EGRESS_AGENT_DRAIN_GRACE_MS: '3000' } });
+const agent = await Agent.start(t, lab, home, 'gw1', { env: { EGRESS_AGENT_CONFIG: configFile, EGRESS_AGENT_DRAIN_GRACE_MS: '3000', EGRESS_AGENT_DEBUG_COMMANDS: 'true' } });
 await agent.waitSessionsUp(2, 30_000);
 await agent.waitReady(true, 30_000);
 

@@ -10,7 +10,7 @@ function status(over: Partial<AgentStatus> = {}): AgentStatus {
     version: '0.1.0', pid: 1, startedAt: 0, phase: 'running',
     live: { ok: true, reasons: [] }, ready: { ok: false, reasons: ['BFD 10.16.0.12 -> 10.255.255.255 is absent'] },
     config: null, dataplane: null, dataplaneApplies: emptyApplyStats(), upstream: null, snatRecords: null,
-    eventLoop: { p50Ms: 0, p99Ms: 0, maxMs: 0, meanMs: 0, windowMs: 0 }, control: [], health: { address: null }, lastReload: null,
+    eventLoop: { p50Ms: 0, p99Ms: 0, maxMs: 0, meanMs: 0, windowMs: 0 }, control: [], health: { address: null, addresses: [] }, lastReload: null,
     memory: { rssBytes: 40 << 20, anonBytes: 12 << 20, fileBytes: 28 << 20, heapUsedBytes: 8 << 20, startupRelease: null },
     counters: { reloads: 0, reloadFailures: 0, controlRequests: 3, controlFailures: 1, lastControlError: 'bfd.adminUp: no BFD session', recoveryActions: 1 },
     bfd: {

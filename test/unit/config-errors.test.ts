@@ -82,9 +82,14 @@ const cases: Case[] = [
   { name: 'socket path longer than sun_path', env: V4, flags: { compatSocket: `/${'x'.repeat(120)}` },
     want: { source: 'flag', key: '--compat-socket', value: `/${'x'.repeat(120)}`, message: /at most 107 bytes/ } },
   { name: 'listen address without colon', env: { ...V4, BFDD_METRICS_ADDRESS: '10669' },
-    want: { source: 'env', key: 'BFDD_METRICS_ADDRESS', value: '10669', message: /expected \[host\]:port/ } },
+    want: { source: 'env', key: 'BFDD_METRICS_ADDRESS', value: '10669', message: /^no port \(use ":PORT", "HOST:PORT" or "\[IPv6\]:PORT"\)$/ } },
   { name: 'listen port out of range', env: V4, flags: { healthListen: '0.0.0.0:70000' },
-    want: { source: 'flag', key: '--health-listen', value: '0.0.0.0:70000', message: /port 70000 is out of range/ } },
+    want: { source: 'flag', key: '--health-listen', value: '0.0.0.0:70000', message: /port "70000" is not 0-65535/ } },
+  // Empty brackets passed validation and failed only when the server bound, after the dataplane was applied.
+  { name: 'listen address with empty brackets', env: V4, flags: { healthListen: '[]:10669' },
+    want: { source: 'flag', key: '--health-listen', value: '[]:10669', message: /empty brackets/ } },
+  { name: 'listen host that is not an address', env: V4, flags: { healthListen: 'eth0:10669' },
+    want: { source: 'flag', key: '--health-listen', value: 'eth0:10669', message: /host "eth0" is not an IPv4 address/ } },
   { name: 'unknown log level', env: { ...V4, EGRESS_AGENT_LOG_LEVEL: 'verbose' },
     want: { source: 'env', key: 'EGRESS_AGENT_LOG_LEVEL', value: 'verbose', message: /expected one of: fatal, error/ } },
   { name: 'reconcile interval too small', env: V4, flags: { reconcileIntervalMs: '10' },
@@ -92,15 +97,15 @@ const cases: Case[] = [
   { name: 'snatTo of the wrong family', env: { ...V4, EGRESS_AGENT_SNAT_TO_IPV4: 'fd00::5' },
     want: { source: 'env', key: 'EGRESS_AGENT_SNAT_TO_IPV4', value: 'fd00::5', message: /takes IPv4/ } },
   { name: 'auth type unknown', env: { ...V4, EGRESS_AGENT_BFD_AUTH_TYPE: 'sha256' },
-    want: { source: 'env', key: 'EGRESS_AGENT_BFD_AUTH_TYPE', value: 'sha256', message: /expected one of: none, simple/ } },
+    want: { source: 'env', key: 'EGRESS_AGENT_BFD_AUTH_TYPE', value: '<redacted>', message: /expected one of: none, simple/ } },
   { name: 'auth key file with auth type none', env: { ...V4, EGRESS_AGENT_BFD_AUTH_KEY_ENV: 'BFD_KEY', BFD_KEY: 'x' },
-    want: { source: 'env', key: 'EGRESS_AGENT_BFD_AUTH_KEY_ENV', value: 'BFD_KEY', message: /bfd\.auth\.type is none/ } },
+    want: { source: 'env', key: 'EGRESS_AGENT_BFD_AUTH_KEY_ENV', value: '<redacted>', message: /bfd\.auth\.type is none/ } },
   { name: 'auth key variable not set', env: { ...V4, EGRESS_AGENT_BFD_AUTH_TYPE: 'simple', EGRESS_AGENT_BFD_AUTH_KEY_ID: '1', EGRESS_AGENT_BFD_AUTH_KEY_ENV: 'MISSING_KEY' },
-    want: { source: 'env', key: 'EGRESS_AGENT_BFD_AUTH_KEY_ENV', value: 'MISSING_KEY', message: /MISSING_KEY \(the key\) is not set/ } },
+    want: { source: 'env', key: 'EGRESS_AGENT_BFD_AUTH_KEY_ENV', value: '<redacted>', message: /the environment variable it names \(the key\) is not set/ } },
   { name: 'auth key file missing', env: { ...V4, EGRESS_AGENT_BFD_AUTH_TYPE: 'keyed-md5', EGRESS_AGENT_BFD_AUTH_KEY_ID: '1', EGRESS_AGENT_BFD_AUTH_KEY_FILE: '/nonexistent/vcx/bfd.key' },
     want: { source: 'env', key: 'EGRESS_AGENT_BFD_AUTH_KEY_FILE', value: '/nonexistent/vcx/bfd.key', message: /cannot read the key file: ENOENT/ } },
   { name: 'auth key id out of range', env: { ...V4, EGRESS_AGENT_BFD_AUTH_TYPE: 'simple', EGRESS_AGENT_BFD_AUTH_KEY_ID: '256', EGRESS_AGENT_BFD_AUTH_KEY_ENV: 'K', K: 'pw' },
-    want: { source: 'env', key: 'EGRESS_AGENT_BFD_AUTH_KEY_ID', value: '256', message: /between 0 and 255/ } },
+    want: { source: 'env', key: 'EGRESS_AGENT_BFD_AUTH_KEY_ID', value: '<redacted>', message: /between 0 and 255/ } },
 ];
 
 for (const c of cases) {
@@ -129,7 +134,7 @@ t.test('every error is collected in one run, in a readable form', async (t) => {
 t.test('the auth key never appears in errors', async (t) => {
   const secret = 'this-is-a-secret-longer-than-16';
   const errors = errorsOf({ ...V4, EGRESS_AGENT_BFD_AUTH_TYPE: 'simple', EGRESS_AGENT_BFD_AUTH_KEY_ID: '1', EGRESS_AGENT_BFD_AUTH_KEY_ENV: 'K', K: secret });
-  t.same(errors.map((e) => [e.key, e.value]), [['EGRESS_AGENT_BFD_AUTH_KEY_ENV', 'K']]);
+  t.same(errors.map((e) => [e.key, e.value]), [['EGRESS_AGENT_BFD_AUTH_KEY_ENV', '<redacted>']]);
   t.match(errors[0]!.message, /the key has 31 bytes; simple takes 1 to 16/);
   t.notMatch(formatConfigErrors(errors), secret);
 });

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type ConfigError } from '../../agent/config/index.js';
+import { formatConfigErrors, loadConfig, type ConfigError } from '../../agent/config/index.js';
 
 function fileErrors(t: Test, text: string, env: Record<string, string> = {}): ConfigError[] {
   const dir = t.testdir({ 'c.json': text });
@@ -124,6 +124,28 @@ t.test('auth key file: length limits per type, both sources at once refused', as
   t.same(both.map((e) => e.key), ['bfd.auth.keyEnv']);
   t.match(both[0]!.message, /set only one of/);
   const badName = load({ type: 'simple', keyId: 2, keyEnv: 'not a name' });
-  t.same(badName.map((e) => [e.key, e.value]), [['bfd.auth.keyEnv', 'not a name']]);
+  t.same(badName.map((e) => [e.key, e.value]), [['bfd.auth.keyEnv', '<redacted>']], 'a variable name may be a pasted key: not shown');
   t.match(badName[0]?.message ?? '', /name of an environment variable/);
+});
+
+t.test('values under bfd.auth.* and key-like names are never echoed (errors, formatted text)', async (t) => {
+  const secret = 'hunter2-s3cret';
+  const cases: Record<string, unknown>[] = [
+    { ...V4, bfd: { auth: { type: 'simple', keyId: 1, keyEnv: 'K', password: secret } } }, // mistyped key under bfd.auth
+    { ...V4, bfd: { auth: secret } }, // bfd.auth is not an object
+    { ...V4, bfd: { authentication: { password: secret } } }, // a mistyped group holding a secret
+    { ...V4, apiToken: secret },
+    { ...V4, upstream: { secretKey: secret } },
+    { ...V4, bfd: { auth: { type: secret } } }, // a known bfd.auth setting with a bad value
+  ];
+  for (const c of cases) {
+    const errors = fileErrors(t, JSON.stringify(c), { K: 'pw' });
+    t.ok(errors.length > 0, `refused: ${JSON.stringify(Object.keys(c))}`);
+    t.notMatch(JSON.stringify(errors), secret, 'not in the error objects');
+    t.notMatch(formatConfigErrors(errors), secret, 'not in the formatted errors');
+    t.ok(errors.some((e) => e.value === '<redacted>'), 'shown as <redacted>');
+  }
+  // Not a secret: the key file's path stays visible.
+  const visible = fileErrors(t, JSON.stringify({ ...V4, bfd: { auth: { type: 'simple', keyId: 1, keyFile: '/nonexistent/k' } } }));
+  t.same(visible.map((e) => [e.key, e.value]), [['bfd.auth.keyFile', '/nonexistent/k']]);
 });

@@ -75,6 +75,7 @@ t.test('defaults', async (t) => {
   t.same(rest, {
     families: [{ family: 4, internalGateway: '10.16.0.1', externalGateway: '172.17.0.1', noSnatSources: [] }],
     reconcileIntervalMs: 10000,
+    dataplaneWithdrawAfterMs: 10000,
     bfd: { enabled: false, localIps: [], peerIps: [], minTxMs: 1000, minRxMs: 1000, multiplier: 3, passive: false, minTtl: 254, realtimePriority: 0, statePath: '/run/egress-agent/bfd-state.json' },
     healthListen: ':10669',
     controlSocket: '/run/egress-agent/control.sock',
@@ -82,6 +83,7 @@ t.test('defaults', async (t) => {
     drainGraceMs: 3000,
     startupPageReleaseMs: 20000,
     logLevel: 'info',
+    debugCommands: false,
     upstream: {
       enabled: true, probes: [], probeIntervalMs: 1000, probeTimeoutMs: 500, probeRise: 2, probeFall: 3,
       probeFailureAction: 'report', holdDownMs: 5000, neighbourVerifyIntervalMs: 1000,

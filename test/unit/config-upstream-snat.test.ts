@@ -141,3 +141,10 @@ t.test('snat records: values from every source, bad ones named', async (t) => {
     ['EGRESS_AGENT_SNAT_RECORDS_STDOUT', 'maybe', 'expected true or false'],
   ]);
 });
+
+t.test('snat records: maxAgeMs / maxFiles below 1 s (a rotation interval of 0) is refused before anything runs', async (t) => {
+  const errors = errorsOf({ ...V4, EGRESS_AGENT_SNAT_RECORDS_MAX_FILES: '10000', EGRESS_AGENT_SNAT_RECORDS_MAX_AGE_MS: '5000' });
+  t.same(brief(errors).map((e) => [e.key, e.value]), [['EGRESS_AGENT_SNAT_RECORDS_MAX_AGE_MS', '5000']]);
+  t.match(errors[0]!.message, /maxAgeMs \/ snatRecords\.maxFiles must be at least 1000 ms \(here 0\.5 ms\)/);
+  t.same(errorsOf({ ...V4, EGRESS_AGENT_SNAT_RECORDS_MAX_FILES: '5', EGRESS_AGENT_SNAT_RECORDS_MAX_AGE_MS: '5000' }), []);
+});

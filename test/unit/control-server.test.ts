@@ -131,3 +131,36 @@ t.test('close removes only our own socket file', async (t) => {
   await s.close();
   t.ok(statSync(path).isSocket(), 'the other process\'s socket was left alone');
 });
+
+t.test('backpressure: a client that pipelines and never reads gets no more than the socket buffers hold', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-ctl-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'control.sock');
+  let handled = 0;
+  const big = 'x'.repeat(4096);
+  const s = new ControlServer(path, { async command() { handled++; return big; }, text: () => '' }, memoryLogger().log);
+  await s.start();
+  t.teardown(() => s.close());
+  const N = 20_000;
+  const c = connect(path);
+  await new Promise((r) => c.once('connect', r));
+  c.pause(); // never read
+  c.write('{"v":1,"cmd":"status"}\n'.repeat(N));
+  await new Promise((r) => setTimeout(r, 1500));
+  t.comment(`${N} pipelined requests, client not reading: ${handled} handled`);
+  // 4 KiB replies: the kernel's socket buffers hold a few hundred at most; the rest must wait.
+  t.ok(handled < 1000, `the server stopped answering while the client did not read (handled ${handled})`);
+  // Reading resumes the flow: every request is answered, in order.
+  let lines = 0;
+  c.setEncoding('utf8');
+  await new Promise<void>((resolve) => {
+    c.on('data', (d: string) => {
+      for (const ch of d) if (ch === '\n') lines++;
+      if (lines === N) resolve();
+    });
+    c.resume();
+  });
+  t.equal(lines, N, 'all replies arrive once the client reads');
+  t.equal(handled, N);
+  c.destroy();
+});

@@ -100,6 +100,19 @@ t.test('timers: per session, and "session new set" defaults applied live and to 
   t.equal(s.status().defaults.minTxMs, 100, 'a config (re)load restores the configured timers');
 });
 
+t.test('a rejected "session new set" changes nothing: the next reset still re-creates every session', async (t) => {
+  const { engine, s } = setup();
+  s.applyExpected(specsOf(cfg));
+  const before = s.status().defaults;
+  engine.calls = [];
+  // bfdd-control passes microseconds / 1000: "set mintx 500 us" is 0.5 ms, which the engine refuses.
+  t.throws(() => s.setDefaults({ minTxMs: 0.5 }), /minTxMs must be a whole number of milliseconds/);
+  t.same(s.status().defaults, before, 'defaults unchanged');
+  t.same(engine.calls, [], 'no running session was touched');
+  t.same(s.reset({ all: true }).length, 2);
+  t.equal(engine.sessions().length, 2, 'reset re-created both sessions (before the fix: 0)');
+});
+
 t.test('admin down is held: recovery leaves it alone; admin up releases it', async (t) => {
   const now = { t: 0 };
   const { engine, s } = setup(now);
@@ -129,4 +142,24 @@ t.test('AdminDown set by anyone (e.g. upstream health through the engine) is nev
   engine.calls = [];
   for (now.t = 0; now.t < 600_000; now.t += 5000) t.equal(s.recover(), null);
   t.same(engine.calls, [], 'no reset, no replay');
+});
+
+t.test('applyExpected is all-or-nothing: an engine failure halfway rolls back to the running set', async (t) => {
+  const { engine, s } = setup();
+  const specs = specsOf(cfg);
+  s.applyExpected(specs.slice(0, 1));
+  const before = [...engine.specs.keys()];
+  // The new set changes the first session's timers and adds the second; adding fails.
+  const add = engine.addSession.bind(engine);
+  engine.addSession = (spec) => {
+    if (spec.remote === 'fdff::1') throw new Error('EADDRNOTAVAIL');
+    add(spec);
+  };
+  const next = specs.map((x) => ({ ...x, minTxMs: 50 }));
+  t.throws(() => s.applyExpected(next), /EADDRNOTAVAIL.*rolled back/);
+  t.same([...engine.specs.keys()], before, 'the same sessions run');
+  t.equal(engine.specs.get(before[0]!)!.minTxMs, specs[0]!.minTxMs, 'with their previous timers');
+  t.same(s.status().expected.map((e) => `${e.local}|${e.remote}`), before, 'and the previous set is still the expected one');
+  t.throws(() => s.applyExpected([{ ...specs[0]!, multiplier: 0 }]), /multiplier must be an integer/, 'an invalid set is refused before anything changes');
+  t.same([...engine.specs.keys()], before);
 });

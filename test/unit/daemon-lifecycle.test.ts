@@ -23,11 +23,11 @@ function setup(t: Test, over: Parameters<typeof testConfig>[1] = {}) {
   return { dir, config, ports, daemon, lines, stops };
 }
 
-t.test('start: config -> dataplane -> bfd -> upstream -> snat-records -> serve, each step logged with its duration', async (t) => {
+t.test('start: config -> health -> dataplane -> bfd -> upstream -> snat-records -> serve, each step logged with its duration', async (t) => {
   const { daemon, ports, lines, config } = setup(t);
   await daemon.start();
   const steps = lines.filter((l) => l.msg === 'step done').map((l) => l.step);
-  t.same(steps, ['config', 'dataplane', 'bfd', 'upstream', 'snat-records', 'serve']);
+  t.same(steps, ['config', 'health', 'dataplane', 'bfd', 'upstream', 'snat-records', 'serve']);
   t.ok(lines.filter((l) => l.msg === 'step done').every((l) => typeof l.durationMs === 'number'));
   t.same(ports.reconciler!.calls, [['applyOnce', 'startup'], ['start']]);
   t.same(ports.engine!.calls.slice(0, 2), [['start'], ['add', '10.16.0.11|10.255.255.255']]);
@@ -92,14 +92,13 @@ t.test('control socket commands, argument errors, debug.blockEventLoop', async (
   await t.rejects(request(sock, 'bfd.setTimers', { local: '10.16.0.11', remote: '10.255.255.255', multiplier: 300 }), /"multiplier" must be an integer from 1 to 255/);
   await t.rejects(request(sock, 'logLevel', { level: 'loud' }), /argument "level" must be one of/);
   t.same(await request(sock, 'logLevel', { level: 'warn' }), { previous: 'info', level: 'warn' });
-  const blocked = (await request(sock, 'debug.blockEventLoop', { ms: 50 })) as { blockedMs: number };
-  t.ok(blocked.blockedMs >= 50);
+  await t.rejects(request(sock, 'debug.blockEventLoop', { ms: 50 }), /debug commands are off/, 'off unless opted in (production default)');
   const dp = (await request(sock, 'dataplane')) as { managed: boolean; inspection: unknown };
   t.equal(dp.managed, true);
   t.same(await request(sock, 'live'), { ok: true, reasons: [] });
   const r = (await request(sock, 'compat.bfddControl', { args: ['status'] })) as { text: string; exitCode: number };
   t.equal(r.text, 'There are 1 sessions:\nSession 1\n id=1 local=10.16.0.11 (a) remote=10.255.255.255 state=AdminDown \n');
-  t.equal(daemon.status().counters.controlFailures, 4, 'failed commands are counted');
+  t.equal(daemon.status().counters.controlFailures, 5, 'failed commands are counted');
 });
 
 t.test('reload: timers change live (Poll, no re-creation); invalid config is rejected and the old one kept', async (t) => {
@@ -256,4 +255,99 @@ t.test('a throwing timer callback (the startup page release) is logged and the a
   t.ok(daemon.status().live.ok, 'still live');
   const s = (await request(config.controlSocket, 'status')) as AgentStatus;
   t.equal(s.phase, 'running', 'still answers on the control socket');
+});
+
+t.test('a health address that cannot be bound fails the start before the dataplane is touched', async (t) => {
+  const { createServer } = await import('node:net');
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as { port: number }).port;
+  const { daemon, ports } = setup(t, { healthListen: `127.0.0.1:${port}` });
+  await t.rejects(daemon.start(), { message: new RegExp(`cannot listen for health on 127\\.0\\.0\\.1:${port}.*EADDRINUSE`) });
+  t.equal(ports.reconciler, null, 'no reconciler was created: nothing applied');
+  t.equal(ports.engine, null, 'no BFD engine started');
+});
+
+t.test('while draining, mutating commands are refused with a clear error; reads still answer', async (t) => {
+  const { daemon, ports } = setup(t);
+  await daemon.start();
+  ports.engine!.setState('10.16.0.11|10.255.255.255', 'Up');
+  const drained = daemon.drain('SIGTERM');
+  const sel = { local: '10.16.0.11', remote: '10.255.255.255' };
+  const refused = /the agent is draining for shutdown/;
+  await t.rejects(daemon.reload(), refused, 'reload');
+  await t.rejects(daemon.reconcile(), refused, 'reconcile');
+  t.throws(() => daemon.adminUp(sel), refused, 'admin up');
+  t.throws(() => daemon.setTimers(sel, { multiplier: 5 }), refused, 'timers');
+  for (const args of [['session', 'all', 'reset'], ['session', 'all', 'state', 'up'], ['allow', '10.255.255.255'], ['session', 'new', 'set', 'multi', '4']]) {
+    const r = daemon.bfddControl(args);
+    t.not(r.exitCode, 0, `bfdd-control ${args.join(' ')} refused`);
+    t.match(r.text, refused);
+  }
+  t.equal(daemon.bfddControl(['status']).exitCode, 0, 'bfdd-control status still answers');
+  t.equal(daemon.status().phase, 'draining');
+  await drained;
+  t.notOk(ports.engine!.calls.some((c) => c[0] === 'adminUp'), 'no session was brought back Up');
+});
+
+t.test('debug.blockEventLoop answers only when debug commands are opted in (test-only)', async (t) => {
+  const { daemon, config } = setup(t, { debugCommands: true });
+  await daemon.start();
+  const blocked = (await request(config.controlSocket, 'debug.blockEventLoop', { ms: 50 })) as { blockedMs: number };
+  t.ok(blocked.blockedMs >= 50);
+});
+
+t.test('BFD held AdminDown (Forwarding Plane Reset) while the dataplane is not verified; released once it is', async (t) => {
+  const { daemon, ports, lines } = setup(t, { dataplaneWithdrawAfterMs: 200 });
+  ports.reconcilerVerified = false; // the first apply fails (e.g. iptables-restore refused)
+  await daemon.start();
+  const key = '10.16.0.11|10.255.255.255';
+  t.same(ports.engine!.calls.filter((c) => c[0] === 'adminDown'), [['adminDown', key, 'ForwardingPlaneReset']], 'AdminDown right after the session was created');
+  t.equal(ports.engine!.calls.findIndex((c) => c[0] === 'adminDown'), ports.engine!.calls.findIndex((c) => c[0] === 'add') + 1, 'before anything else');
+  t.ok(lines.some((l) => l.msg === 'dataplane broken: BFD session AdminDown (Forwarding Plane Reset), leaving ECMP'));
+  t.equal(daemon.status().bfd!.sessions[0]!.state, 'AdminDown');
+
+  // Repaired: verified -> back.
+  ports.reconciler!.verified = true;
+  await daemon.reconcile();
+  t.same(ports.engine!.calls.filter((c) => c[0] === 'adminUp'), [['adminUp', key]]);
+  ports.engine!.setState(key, 'Up');
+
+  // Broken again: inside the bound nothing happens; past it, AdminDown again.
+  ports.reconciler!.verified = false;
+  await daemon.reconcile();
+  t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminDown').length, 1, 'a breakage inside the bound does not flap BFD');
+  await new Promise((r) => setTimeout(r, 400));
+  t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminDown').length, 2, 'AdminDown again once it stayed broken past the bound');
+  t.equal(daemon.status().bfd!.sessions[0]!.state, 'AdminDown');
+
+  // An operator's AdminDown is never undone by the gate.
+  ports.reconciler!.verified = true;
+  await daemon.reconcile();
+  ports.engine!.setState(key, 'Up');
+  daemon.adminDown({ all: true });
+  await daemon.reconcile();
+  t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminUp').length, 2, 'only the two gate releases');
+});
+
+t.test('a reload whose BFD sessions cannot be applied changes nothing: sessions rolled back, configuration kept', async (t) => {
+  const { daemon, ports, config } = setup(t);
+  await daemon.start();
+  const engine = ports.engine!;
+  const add = engine.addSession.bind(engine);
+  engine.addSession = (spec) => {
+    if (spec.remote === '10.255.255.254') throw new Error('cannot bind');
+    add(spec);
+  };
+  ports.result = { ok: true, config: { ...config, logLevel: 'debug', bfd: { ...config.bfd, minTxMs: 50, peerIps: [...config.bfd.peerIps, '10.255.255.254'] } } };
+  const r = await daemon.reload();
+  t.equal(r.ok, false);
+  t.match(r.errors, [/cannot bind.*rolled back/]);
+  t.same([...engine.specs.keys()], ['10.16.0.11|10.255.255.255'], 'the running session set');
+  t.equal(engine.specs.get('10.16.0.11|10.255.255.255')!.minTxMs, config.bfd.minTxMs, 'with its previous timers');
+  t.equal(daemon.status().config!.bfd.minTxMs, config.bfd.minTxMs, 'the running configuration is kept');
+  t.equal(daemon.status().config!.logLevel, config.logLevel);
+  t.equal(daemon.status().config!.logLevel, (await request(config.controlSocket, 'logLevel', { level: config.logLevel }) as { previous: string }).previous, 'and the logger\'s level');
+  t.notOk(ports.reconciler!.calls.some((c) => c[0] === 'reload'), 'the dataplane was not touched');
 });

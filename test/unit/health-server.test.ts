@@ -1,6 +1,7 @@
 // The HTTP health server: read-only routes, probe semantics, metrics read from the status model.
 import t from 'tap';
 import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { createMetrics } from '../../agent/health/metrics.js';
 import { HealthServer } from '../../agent/health/server.js';
 import { emptyApplyStats, observeApply } from '../../agent/daemon/apply-stats.js';
@@ -51,7 +52,7 @@ function status(): AgentStatus {
     snatRecords: { off: 'disabled by configuration (snatRecords.enabled is false)', recorder: null },
     eventLoop: { p50Ms: 1, p99Ms: 20, maxMs: 2000, meanMs: 2, windowMs: 10_000 },
     memory: { rssBytes: 40 << 20, anonBytes: 12 << 20, fileBytes: 28 << 20, heapUsedBytes: 8 << 20, startupRelease: null },
-    control: [{ path: '/x', serving: true }], health: { address: null }, lastReload: null,
+    control: [{ path: '/x', serving: true }], health: { address: null, addresses: [] }, lastReload: null,
     counters: { reloads: 3, reloadFailures: 1, controlRequests: 10, controlFailures: 2, lastControlError: '', recoveryActions: 2 },
   };
 }
@@ -177,4 +178,79 @@ t.test('metrics: the observability sources (interfaces, conntrack, SNAT recorder
   t.match(text, /egress_agent_snat_event_overflows_total 2/);
   t.match(text, /egress_agent_flows\{class="snat"\} 3/);
   t.match(text, /egress_agent_ready 0/, 'and the status metrics in the same scrape');
+});
+
+/** Opens `n` connections that send half a request and never finish it. */
+async function halfSent(port: number, n: number, host = '127.0.0.1'): Promise<{ sockets: Socket[]; closed: () => number }> {
+  let closed = 0;
+  const sockets = await Promise.all(Array.from({ length: n }, () => new Promise<Socket>((resolve, reject) => {
+    const c = connect({ host, port }, () => {
+      c.write('GET /livez HTTP/1.1\r\nHost: x\r\n'); // no blank line: the headers never end
+      resolve(c);
+    });
+    c.on('error', () => undefined);
+    c.once('close', () => closed++);
+    c.once('error', reject);
+  })));
+  return { sockets, closed: () => closed };
+}
+
+const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
+
+t.test('/status over HTTP is a redacted summary: no addresses, CIDRs, interfaces, discriminators or error texts', async (t) => {
+  const s = status();
+  s.lastReload = { at: 5, ok: false, errors: ['config file bfd.auth.password="hunter2": unknown key'], changes: ['x'] };
+  s.dataplane!.interfaces = [{ family: 4, internal: 'eth0', external: 'net1', internalUp: true, externalUp: true }];
+  const h = new HealthServer('127.0.0.1:0', { status: () => s, metrics: () => createMetrics() }, memoryLogger().log);
+  await h.start();
+  t.teardown(() => h.close());
+  const body = (await get(h.address()!, '/status')).body;
+  for (const secret of ['10.16.0.11', '10.255.255.255', 'fd00::b', 'net1', 'eth0', 'hunter2', '2001:db8', '"localDiscr"', 'bfd.auth']) {
+    t.notMatch(body, secret, `no ${secret}`);
+  }
+  t.match(JSON.parse(body), {
+    version: '1.2.3', live: true, ready: false, notReadyReasons: 2,
+    bfd: { sessions: 1, byState: { Up: 1 }, expected: 2, expectedUp: 1 },
+    upstream: [{ family: 4, healthy: false, withdrawn: true }, { family: 6, healthy: true, withdrawn: false }],
+    lastReload: { at: 5, ok: false, changes: 1, errors: 1 },
+  });
+});
+
+t.test('":PORT" binds loopback and the Pod addresses only, never every interface', async (t) => {
+  const h = new HealthServer(':0', { status, metrics: () => createMetrics() }, memoryLogger().log, ['127.0.0.2']);
+  await h.start();
+  t.teardown(() => h.close());
+  const port = portOf(h.address()!);
+  t.same(h.addresses(), [`127.0.0.1:${port}`, `127.0.0.2:${port}`]);
+  const reach = (host: string) => new Promise<boolean>((resolve) => {
+    const c = connect({ host, port }, () => { c.destroy(); resolve(true); });
+    c.on('error', () => resolve(false));
+  });
+  t.ok(await reach('127.0.0.2'), 'a Pod address answers');
+  t.notOk(await reach('127.0.0.3'), 'any other address of the host does not (no wildcard bind)');
+});
+
+/** Polls `cond` every 50 ms until it holds or `ms` passed; returns whether it held. */
+async function within(ms: number, cond: () => boolean): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  return cond();
+}
+
+t.test('slow clients are closed within seconds, and the connection cap keeps /livez answering', async (t) => {
+  const h = new HealthServer('127.0.0.1:0', { status, metrics: () => createMetrics() }, memoryLogger().log, [],
+    { maxConnections: 50, requestTimeoutMs: 2000, checkIntervalMs: 250 });
+  await h.start();
+  t.teardown(() => h.close());
+  const port = portOf(h.address()!);
+  const slow = await halfSent(port, 200);
+  t.teardown(() => slow.sockets.forEach((c) => c.destroy()));
+  // The server accepts them over a few hundred ms on a busy machine.
+  await within(1500, () => h.evicted >= 150);
+  t.comment(`200 half-sent requests: ${h.connectionCount()} open, ${h.evicted} evicted, ${slow.closed()} closed`);
+  t.ok(h.connectionCount() <= 50, `at most the cap held open (${h.connectionCount()})`);
+  t.ok(h.evicted >= 150, `the oldest were closed to make room (${h.evicted})`);
+  t.equal((await get(h.address()!, '/livez')).code, 200, '/livez answers while slow clients hold the cap');
+  // Timeout 2 s, checked every 250 ms: all gone well within 6 s (Node's defaults left them for 30 s and more).
+  t.ok(await within(6000, () => slow.closed() === 200), `every half-sent request was closed (${slow.closed()} of 200)`);
 });

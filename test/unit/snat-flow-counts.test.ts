@@ -58,3 +58,20 @@ t.test('a failed resync keeps the tracked counts and applies what happened meanw
   c.onNew(4, 'snat');
   t.same(c.current(), { snat: 3, forwarded: 0 }, 'incremental again');
 });
+
+t.test('the bookkeeping of a resync is bounded: past the limit the resync is abandoned, counts stay event-tracked', async (t) => {
+  const c = new FlowCounts(4);
+  c.onNew(1, 'snat');
+  c.beginResync();
+  for (let id = 10; id < 14; id++) c.onNew(id, 'forwarded');
+  t.ok(c.resyncing, 'at the limit: still resyncing');
+  c.onDestroy(1, 'snat'); // one more entry: over the limit
+  t.notOk(c.resyncing, 'abandoned');
+  t.ok(c.abandoned, 'and says so');
+  t.same(c.current(), { snat: 0, forwarded: 4 }, 'what happened meanwhile was applied');
+  c.onDumped(20, 'snat'); // the rest of the dump is ignored
+  c.endResync();
+  t.same(c.current(), { snat: 0, forwarded: 4 });
+  c.onNew(30, 'snat');
+  t.same(c.current(), { snat: 1, forwarded: 4 }, 'incremental again');
+});

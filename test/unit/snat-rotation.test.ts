@@ -175,3 +175,10 @@ t.test('limits are validated', async (t) => {
   t.throws(() => new RotatingRecordWriter('/tmp/x', { maxFileBytes: 4096, maxFiles: 0, maxAgeMs: HOUR }), /maxFiles/);
   t.throws(() => new RotatingRecordWriter('/tmp/x', { maxFileBytes: 4096, maxFiles: 1, maxAgeMs: 0 }), /maxAgeMs/);
 });
+
+t.test('a rotation interval below 1 s (maxAgeMs / maxFiles) is refused, never 0', async (t) => {
+  t.throws(() => new RotatingRecordWriter('/nonexistent', { maxFileBytes: 1 << 20, maxFiles: 10_000, maxAgeMs: 1000 }),
+    /maxAgeMs \/ maxFiles must be at least 1000 ms/);
+  t.throws(() => new RotatingRecordWriter('/nonexistent', { maxFileBytes: 1 << 20, maxFiles: 4, maxAgeMs: 3999 }), RangeError);
+  t.equal(new RotatingRecordWriter('/nonexistent', { maxFileBytes: 1 << 20, maxFiles: 4, maxAgeMs: 4000 }).rotateIntervalMs, 1000);
+});
