@@ -75,3 +75,9 @@ t.test('the native layer checks its inputs too', async (t) => {
   t.throws(() => n.removeSession('192.0.2.1', '192.0.2.2'), /no such session/);
   t.equal(n.stats().sessions, 0);
 });
+
+t.test('the detection-lateness histogram bounds of the addon are the ones the metrics use', async (t) => {
+  const { loadAddon } = await import('../../agent/bfd/addon.js');
+  const { DETECT_LATENESS_BOUNDS_US } = await import('../../agent/bfd/spec.js');
+  t.same(loadAddon().detectLatenessBoundsUs, DETECT_LATENESS_BOUNDS_US);
+});

@@ -76,7 +76,7 @@ bool Session::receive(const Packet& p, const uint8_t* raw, uint8_t ttl, Micros n
   remote_min_tx_ = p.desired_min_tx;
   remote_mult_ = p.mult;
   rx_active_ = true;
-  last_rx_ = now;
+  last_rx_ = std::max(last_rx_, now);  // `now` is the arrival time, which the owner may read out of order
   recompute_detect();
   authseq_deadline_ = now + 2 * detect_time_;  // V-09
   if (state_ == State::AdminDown) {
@@ -102,6 +102,7 @@ bool Session::receive(const Packet& p, const uint8_t* raw, uint8_t ttl, Micros n
 
 void Session::run(Micros now) {
   if (rx_active_ && now >= last_rx_ + detect_time_) {
+    count_detect_lateness(now - (last_rx_ + detect_time_));
     rx_active_ = false;
     // V-03: forget the remote system once a Detection Time passes without a valid packet.
     remote_discr_ = 0;
@@ -112,6 +113,16 @@ void Session::run(Micros now) {
   }
   if (auth_.seq_known && now >= authseq_deadline_) auth_.seq_known = false;  // V-09
   sync_tx(now);
+}
+
+void Session::count_detect_lateness(Micros late) {
+  counters_.detect_expiries++;
+  counters_.last_detect_lateness = late;
+  counters_.max_detect_lateness = std::max(counters_.max_detect_lateness, late);
+  counters_.detect_lateness_sum += late;
+  size_t b = 0;
+  while (b + 1 < kDetectLatenessBuckets && late > kDetectLatenessBoundsUs[b]) b++;
+  counters_.detect_lateness[b]++;
 }
 
 Micros Session::wake_time() const {

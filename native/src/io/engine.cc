@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -62,6 +63,9 @@ constexpr Micros kBatchUs = 500;
 // about 10 % of the engine thread's CPU at 1000 sessions x 50 ms, measured against a peer that
 // batches the same way.
 constexpr Micros kRxPollUs = 2000;
+// A change of CLOCK_REALTIME - CLOCK_MONOTONIC larger than this between two passes is a clock
+// step, not a slew (at most 0.5 ms/s, and passes are at most about a second apart).
+constexpr Micros kRxClockStepUs = 1000;
 
 timespec to_timespec(Micros t) {
   timespec ts;
@@ -284,10 +288,13 @@ void Engine::loop() {
     if (wake <= mono_now()) timeout_ms = 0;
     else if (wake != armed) { arm_timer(wake); armed = wake; }
     const int n = epoll_wait(epfd_, evs, 32, timeout_ms);
+    std::lock_guard<std::mutex> g(state_mu_);
+    // The clock is read once the table is ours: time spent waiting for the lock (the JS thread
+    // reading status) must not make this pass believe it is earlier than it is.
     const Micros now = mono_now();
+    sample_rx_clock(now);
     last = now;
     heartbeat_ = now;
-    std::lock_guard<std::mutex> g(state_mu_);
     loops_++;
     {
       std::lock_guard<std::mutex> c(cmd_mu_);
@@ -319,11 +326,28 @@ void Engine::loop() {
   }
 }
 
+void Engine::sample_rx_clock(Micros now) {
+  timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  const Micros off = Micros(rt.tv_sec) * 1000000 + rt.tv_nsec / 1000 - now;
+  // Kernel receive timestamps are CLOCK_REALTIME. NTP slews it by at most 0.5 ms/s, but a step
+  // (settimeofday, chrony makestep) between a packet's arrival and its read would move the
+  // packet in time: after a jump of the offset, this pass uses its own clock instead.
+  rx_clock_ok_ = rx_clock_off_ != 0 && std::abs(off - rx_clock_off_) <= kRxClockStepUs;
+  rx_clock_off_ = off;
+}
+
 void Engine::read_socket(int fd, Micros now) {
   RxBatch& rx = *rx_batch_;
   for (int k = 0; k < 4; k++) {  // bounded so one busy socket cannot starve the timers
     const size_t got = rx.read(fd);
-    for (size_t j = 0; j < got; j++) table_->receive(RxMeta{rx.dst(j), rx.src(j), rx.ttl(j)}, rx.data(j), rx.len(j), now);
+    for (size_t j = 0; j < got; j++) {
+      // A Detection Time runs from the packet's arrival (RFC 5880 6.8.4), which the kernel
+      // stamped; the engine may read it much later (a deferred softirq, a preempted thread, the
+      // polling period while batching). Reading time here made detection late by that delay.
+      const Micros at = rx_clock_ok_ && rx.arrival(j) > 0 ? std::min(now, rx.arrival(j) - rx_clock_off_) : now;
+      table_->receive(RxMeta{rx.dst(j), rx.src(j), rx.ttl(j)}, rx.data(j), rx.len(j), at);
+    }
     if (got < RxBatch::kMax) break;
   }
 }

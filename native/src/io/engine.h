@@ -91,6 +91,7 @@ class Engine {
   void post(Command c);
   void loop();
   void apply(Command& c, Micros now);
+  void sample_rx_clock(Micros now);
   void read_socket(int fd, Micros now);
   void watch_rx(int fd);
   void poll_rx(bool on);
@@ -118,6 +119,8 @@ class Engine {
   std::vector<int> rx_list_;
   bool rx_polled_ = false;
   std::unique_ptr<RxBatch> rx_batch_;
+  Micros rx_clock_off_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC at this pass, µs
+  bool rx_clock_ok_ = false;  // no clock step since the previous pass: kernel timestamps usable
 
   std::mutex cmd_mu_;
   std::vector<Command> commands_;
