@@ -19,6 +19,17 @@ Session::Session(const SessionConfig& cfg, RandomSource& rng, SessionObserver* o
     : cfg_(cfg), rng_(rng), obs_(obs), last_change_(now) {
   auth_.xmit_seq = rng_.next32();  // V-09
   update_advertised(now);
+  // Start-up Poll: the first periodic packet (sent at once) and those after it carry P until a
+  // Final arrives. RFC 5880 4.1: "Poll (P): If set, the transmitting system is requesting
+  // verification of connectivity, or of a parameter change, and is expecting a packet with the
+  // Final (F) bit in reply." 6.8.7: on a received Poll the peer "MUST transmit a BFD Control
+  // packet with the Final (F) bit set as soon as practicable, without respect to the transmission
+  // timer or any other transmission limitations, without respect to the session state". After a
+  // restart the peer (FRR, OVN) is Down and sends at its 1 s slow rate, so without the Poll our
+  // Down waited up to a second for its Init; with it the Final carries the Init at once and the
+  // session is Up within a round trip. 6.5 is kept: P rides the scheduled periodic packets only.
+  // A passive session sends nothing before it has heard from the peer: nothing to poll.
+  if (!cfg_.passive) begin_poll();
   sync_tx(now);
 }
 
