@@ -104,6 +104,19 @@ export interface BfdEngineStats {
   realtimePriority: number;
   /** Why a requested realtime priority could not be set (e.g. no CAP_SYS_NICE), else null. */
   realtimeError: string | null;
+  /** The receive sockets (one per local address) as the kernel sees them. */
+  rxSockets: BfdRxSocket[];
+}
+
+export interface BfdRxSocket {
+  local: string;
+  /** Bound device ('' unless the address is link-local). */
+  device: string;
+  sessions: number;
+  receiveBufferBytes: number;
+  queuedBytes: number;
+  /** Datagrams the kernel dropped on this socket because its buffer was full (lost BFD packets). */
+  drops: number;
 }
 
 export interface BfdStateEvent {

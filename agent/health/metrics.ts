@@ -66,6 +66,10 @@ export async function createMetrics(now: () => number = Date.now, observability?
     sessions().flatMap((x) => Object.entries(x.counters.drops).map(([reason, n]): Sample => [{ ...pair(x), reason }, n])));
   counter('egress_agent_bfd_engine_drops_total', 'Received BFD packets that matched no session, by reason (e.g. notAPeer).', ['reason'], () =>
     Object.entries(s!.bfd?.engineDrops ?? {}).map(([reason, n]) => [{ reason }, n]));
+  counter('egress_agent_bfd_rx_socket_drops_total', 'BFD packets the kernel dropped on a full engine receive socket.', ['local'], () =>
+    (s!.bfd?.rxSockets ?? []).map((r) => [{ local: r.local }, r.drops]));
+  gauge('egress_agent_bfd_rx_socket_buffer_bytes', 'Receive buffer of an engine receive socket (kernel accounting, doubled request).', ['local'], () =>
+    (s!.bfd?.rxSockets ?? []).map((r) => [{ local: r.local }, r.receiveBufferBytes]));
   counter('egress_agent_bfd_late_transmissions_total', 'BFD transmissions later than their schedule.', ['local', 'remote'], () =>
     sessions().map((x) => [pair(x), x.counters.lateTransmissions]));
   gauge('egress_agent_bfd_max_tx_gap_seconds', 'Largest gap between two of our own BFD transmissions.', ['local', 'remote'], () =>

@@ -257,6 +257,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.Set("sessions", double(st.sessions));
     o.Set("realtimePriority", double(st.realtime_priority));
     o.Set("realtimeError", st.realtime_error.empty() ? env.Null() : Napi::Value(Napi::String::New(env, st.realtime_error)));
+    Napi::Array socks = Napi::Array::New(env, st.rx_sockets.size());
+    for (size_t i = 0; i < st.rx_sockets.size(); i++) {
+      const auto& r = st.rx_sockets[i];
+      Napi::Object so = Napi::Object::New(env);
+      so.Set("local", r.local);
+      so.Set("device", r.device);
+      so.Set("sessions", double(r.sessions));
+      so.Set("receiveBufferBytes", double(r.rcvbuf));
+      so.Set("queuedBytes", double(r.queued));
+      so.Set("drops", double(r.drops));
+      socks.Set(uint32_t(i), so);
+    }
+    o.Set("rxSockets", socks);
     return o;
   }
 

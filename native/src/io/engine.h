@@ -32,8 +32,17 @@ struct SessionStatus {
   Counters counters;
 };
 
+// A receive socket (one per local address) as the kernel sees it (SO_MEMINFO).
+struct RxSocketStats {
+  std::string local, device;
+  size_t sessions = 0;
+  uint32_t rcvbuf = 0, queued = 0;
+  uint32_t drops = 0;  // datagrams the kernel dropped on this socket (buffer full): lost packets
+};
+
 struct EngineStats {
   uint64_t drops[kDropCount] = {};
+  std::vector<RxSocketStats> rx_sockets;
   uint64_t events_lost = 0;
   uint64_t loops = 0;
   size_t sessions = 0;
@@ -131,7 +140,11 @@ class Engine {
   // JS-thread only.
   std::map<std::pair<std::string, std::string>, Mirror> mirror_;  // (local, remote) canonical text
   std::map<uint32_t, int> discrs_;
-  std::map<std::pair<std::string, std::string>, int> rx_fds_;  // (local, device if link-local) -> fd, kept until stop
+  struct RxSocket {
+    int fd;
+    size_t sessions;  // sessions ever added on it (the buffer only grows)
+  };
+  std::map<std::pair<std::string, std::string>, RxSocket> rx_fds_;  // (local, device if link-local), kept until stop
   uint16_t port_cursor_ = kSourcePortMin;
 };
 
