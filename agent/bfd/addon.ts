@@ -44,6 +44,8 @@ export interface NativeRtnlReader {
 
 export interface NativeAddon {
   abiVersion: number;
+  /** Bucket bounds of the per-session detection-lateness histogram, µs (spec.ts DETECT_LATENESS_BOUNDS_US). */
+  detectLatenessBoundsUs: number[];
   Engine: new (onEvents: (events: NativeEvent[]) => void) => NativeEngine;
   /** MADV_PAGEOUT on the executable's read-only mappings (native/src/mem/release.h). */
   releaseExecutablePages(): PageRelease;
@@ -51,7 +53,7 @@ export interface NativeAddon {
   RtnlReader: new (groups: number[], receiveBufferBytes: number, onBatch: RtnlBatchCallback) => NativeRtnlReader;
 }
 
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 const require = createRequire(import.meta.url);
 
 let cached: NativeAddon | undefined;

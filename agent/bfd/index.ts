@@ -7,7 +7,7 @@ import type { BfdSessionSpec } from './types.js';
 export { BfdEngine, type BfdEngineOptions, type BfdSessionChange } from './engine.js';
 export { assignDiscriminators, hashedDiscriminator, type DiscriminatorResult } from './discriminators.js';
 export { expectedPairs, expectedSessions, pairKey, type SessionPair } from './sessions.js';
-export { specErrors, assertSpec } from './spec.js';
+export { specErrors, assertSpec, DETECT_LATENESS_BOUNDS_US } from './spec.js';
 export type * from './types.js';
 
 /** The expected sessions of a config with discriminators kept stable in cfg.statePath. */

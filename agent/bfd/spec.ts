@@ -10,6 +10,13 @@ export const AUTH_TYPE_CODES: Record<BfdAuthType, number> = {
   none: 0, simple: 1, 'keyed-md5': 2, 'meticulous-md5': 3, 'keyed-sha1': 4, 'meticulous-sha1': 5,
 };
 
+/**
+ * Upper bounds (µs) of the detection-lateness histogram buckets the engine keeps per session
+ * (native/src/core/session.h kDetectLatenessBoundsUs; the addon exports its copy and a unit test
+ * compares them). One more bucket counts everything later than the last bound.
+ */
+export const DETECT_LATENESS_BOUNDS_US = [100, 1000, 10_000, 100_000] as const;
+
 export const DIAG_CODES: Record<BfdDiag, number> = {
   None: 0, ControlDetectionTimeExpired: 1, EchoFunctionFailed: 2, NeighborSignaledSessionDown: 3,
   ForwardingPlaneReset: 4, PathDown: 5, ConcatenatedPathDown: 6, AdministrativelyDown: 7,

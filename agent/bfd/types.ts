@@ -35,6 +35,17 @@ export interface BfdCounters {
   maxTxGapUs: number;
   pollsSent: number;
   finalsReceived: number;
+  /** Detection Times that ran out (the session went Down, or forgot a silent peer). */
+  detectExpiries: number;
+  /**
+   * How late the engine handled those expiries past their deadline, µs: the largest, the last
+   * one, the sum, and a histogram whose bucket i counts expiries at most DETECT_LATENESS_BOUNDS_US[i]
+   * (spec.ts) late (the last bucket: later than every bound). Timer bugs and scheduling stalls show here.
+   */
+  maxDetectLatenessUs: number;
+  lastDetectLatenessUs: number;
+  detectLatenessSumUs: number;
+  detectLatenessBuckets: number[];
 }
 
 export interface BfdSessionState {
@@ -93,6 +104,19 @@ export interface BfdEngineStats {
   realtimePriority: number;
   /** Why a requested realtime priority could not be set (e.g. no CAP_SYS_NICE), else null. */
   realtimeError: string | null;
+  /** The receive sockets (one per local address) as the kernel sees them. */
+  rxSockets: BfdRxSocket[];
+}
+
+export interface BfdRxSocket {
+  local: string;
+  /** Bound device ('' unless the address is link-local). */
+  device: string;
+  sessions: number;
+  receiveBufferBytes: number;
+  queuedBytes: number;
+  /** Datagrams the kernel dropped on this socket because its buffer was full (lost BFD packets). */
+  drops: number;
 }
 
 export interface BfdStateEvent {

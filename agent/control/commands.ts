@@ -1,7 +1,7 @@
 // Control commands: argument validation (every error names the argument) and dispatch to the
 // running agent. Shared by the agent's own socket and Kube-OVN's supervisor socket.
 import { isIP } from 'node:net';
-import type { BfdDiag } from '../bfd/types.js';
+import type { BfdDiag, BfdRxSocket } from '../bfd/types.js';
 import type { BfddReply } from '../compat/bfdd-control.js';
 import { DIAG_NAMES } from '../compat/bfdd-control.js';
 import type { SessionSelector, SessionView } from '../daemon/bfd-sessions.js';
@@ -25,6 +25,8 @@ export interface DataplaneView {
 export interface AgentControl {
   status(): AgentStatus;
   bfdSessions(): SessionView[];
+  /** The BFD engine's receive sockets (buffer, queue, kernel drop count). */
+  bfdRxSockets(): BfdRxSocket[];
   dataplane(): Promise<DataplaneView>;
   reconcile(): Promise<ApplyResult>;
   adminDown(sel: SessionSelector, diag?: BfdDiag): string[];
@@ -75,7 +77,7 @@ export function createControlHandler(agent: AgentControl, opts: { debugCommands?
     status: () => agent.status(),
     live: (): Verdict => agent.status().live,
     ready: (): Verdict => agent.status().ready,
-    'bfd.sessions': () => ({ sessions: agent.bfdSessions() }),
+    'bfd.sessions': () => ({ sessions: agent.bfdSessions(), rxSockets: agent.bfdRxSockets() }),
     dataplane: () => agent.dataplane(),
     reconcile: () => agent.reconcile(),
     'bfd.adminDown': (req) => {

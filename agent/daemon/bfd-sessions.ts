@@ -2,7 +2,7 @@
 // runtime operations an operator (or Kube-OVN's tooling through bfdd-control) applies on top:
 // per-session timer changes, admin down/up, peer block/allow, kill/reset. Owns session ids
 // (OpenBFDD-style, new for every session instance) and the bounded recovery of expected sessions.
-import type { BfdDiag, BfdSessionSpec, BfdSessionState, BfdState, BfdStateEvent } from '../bfd/types.js';
+import type { BfdDiag, BfdRxSocket, BfdSessionSpec, BfdSessionState, BfdState, BfdStateEvent } from '../bfd/types.js';
 import { pairKey } from '../bfd/sessions.js';
 import { specErrors, timerErrors } from '../bfd/spec.js';
 import { canonicalIp } from '../lib/ip.js';
@@ -44,6 +44,8 @@ export interface BfdStatus {
   recentTransitions: BfdStateEvent[];
   /** Drops of packets that matched no session (e.g. notAPeer), by reason. */
   engineDrops: Record<string, number>;
+  /** The engine's receive sockets: buffer size, queue and the kernel's drop count. */
+  rxSockets: BfdRxSocket[];
   /** SCHED_FIFO priority the engine thread runs at (0: normal), and why a requested one was refused. */
   realtime: { priority: number; error: string | null };
   /** Recovery actions taken since start, by action and result. */
@@ -281,6 +283,7 @@ export class BfdSessions {
       },
       recentTransitions: [...this.recent],
       engineDrops: stats.drops,
+      rxSockets: stats.rxSockets ?? [],
       realtime: { priority: stats.realtimePriority ?? 0, error: stats.realtimeError ?? null },
       recoveryActions: [...this.recoveryCounts].map(([k, count]) => {
         const [action, result] = k.split('|') as [string, 'success' | 'error'];

@@ -3,7 +3,7 @@
 // -> record SNAT mappings -> serve health and control. Reload (SIGHUP or the control command)
 // re-reads the config and applies differences live; drain (SIGTERM) stops the upstream monitor,
 // takes BFD AdminDown at once and keeps forwarding. The dataplane is never removed on exit.
-import type { BfdDiag, BfdStateEvent } from '../bfd/types.js';
+import type { BfdDiag, BfdRxSocket, BfdStateEvent } from '../bfd/types.js';
 import { bfddControl, type BfddBackend, type BfddTarget, type TimerItem } from '../compat/bfdd-control.js';
 import { probeReply } from '../compat/supervisor-status.js';
 import { formatConfigErrors, InputError } from '../config/errors.js';
@@ -357,6 +357,10 @@ export class Daemon implements AgentControl {
 
   bfdSessions(): SessionView[] {
     return this.sessions?.status().sessions ?? [];
+  }
+
+  bfdRxSockets(): BfdRxSocket[] {
+    return this.sessions?.status().rxSockets ?? [];
   }
 
   async dataplane(): Promise<DataplaneView> {

@@ -1,6 +1,6 @@
 // The narrow surfaces the daemon drives. The real modules (agent/bfd, agent/config, agent/reconcile,
 // agent/upstream, agent/snat) satisfy them structurally; unit tests pass fakes.
-import type { BfdDiag, BfdSessionSpec, BfdSessionState, BfdStateEvent } from '../bfd/types.js';
+import type { BfdDiag, BfdRxSocket, BfdSessionSpec, BfdSessionState, BfdStateEvent } from '../bfd/types.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { ApplyResult, DataplaneReconciler } from '../reconcile/types.js';
 import type { PageRelease } from '../bfd/addon.js';
@@ -27,7 +27,7 @@ export interface BfdEnginePort {
   close(): void;
   threadAlive(): boolean;
   /** Engine-wide counters: drops of packets that match no session (e.g. notAPeer), lost events. */
-  stats(): { drops: Record<string, number>; eventsLost: number; realtimePriority?: number; realtimeError?: string | null };
+  stats(): { drops: Record<string, number>; eventsLost: number; realtimePriority?: number; realtimeError?: string | null; rxSockets?: BfdRxSocket[] };
 }
 
 export interface ReconcilerPort extends DataplaneReconciler {

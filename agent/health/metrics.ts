@@ -4,6 +4,7 @@
 // observability metrics (interfaces, conntrack, SNAT records) of agent/observe.
 import type { AgentStatus } from '../daemon/status.js';
 import { APPLY_BUCKETS_MS } from '../daemon/apply-stats.js';
+import { DETECT_LATENESS_BOUNDS_US } from '../bfd/spec.js';
 import { registerObservabilityMetrics, type ObservabilitySources } from '../observe/metrics.js';
 
 export interface Metrics {
@@ -65,10 +66,37 @@ export async function createMetrics(now: () => number = Date.now, observability?
     sessions().flatMap((x) => Object.entries(x.counters.drops).map(([reason, n]): Sample => [{ ...pair(x), reason }, n])));
   counter('egress_agent_bfd_engine_drops_total', 'Received BFD packets that matched no session, by reason (e.g. notAPeer).', ['reason'], () =>
     Object.entries(s!.bfd?.engineDrops ?? {}).map(([reason, n]) => [{ reason }, n]));
+  counter('egress_agent_bfd_rx_socket_drops_total', 'BFD packets the kernel dropped on a full engine receive socket.', ['local'], () =>
+    (s!.bfd?.rxSockets ?? []).map((r) => [{ local: r.local }, r.drops]));
+  gauge('egress_agent_bfd_rx_socket_buffer_bytes', 'Receive buffer of an engine receive socket (kernel accounting, doubled request).', ['local'], () =>
+    (s!.bfd?.rxSockets ?? []).map((r) => [{ local: r.local }, r.receiveBufferBytes]));
   counter('egress_agent_bfd_late_transmissions_total', 'BFD transmissions later than their schedule.', ['local', 'remote'], () =>
     sessions().map((x) => [pair(x), x.counters.lateTransmissions]));
   gauge('egress_agent_bfd_max_tx_gap_seconds', 'Largest gap between two of our own BFD transmissions.', ['local', 'remote'], () =>
     sessions().map((x) => [pair(x), x.counters.maxTxGapUs / 1e6]));
+  gauge('egress_agent_bfd_detect_lateness_max_seconds', 'Largest delay between a BFD detection deadline and its handling.', ['local', 'remote'], () =>
+    sessions().map((x) => [pair(x), x.counters.maxDetectLatenessUs / 1e6]));
+  const lateness = 'egress_agent_bfd_detect_lateness_seconds';
+  const latenessHelp = 'Delay between each expired BFD detection deadline and its handling by the engine thread.';
+  registry.registerMetric({
+    name: lateness, help: latenessHelp, type: 'histogram',
+    get: async () => ({
+      name: lateness, help: latenessHelp, type: 'histogram', aggregator: 'sum',
+      values: sessions().flatMap((x) => {
+        const c = x.counters;
+        let cumulative = 0;
+        return [
+          ...DETECT_LATENESS_BOUNDS_US.map((le, i) => {
+            cumulative += c.detectLatenessBuckets[i] ?? 0;
+            return { metricName: `${lateness}_bucket`, labels: { ...pair(x), le: le / 1e6 }, value: cumulative };
+          }),
+          { metricName: `${lateness}_bucket`, labels: { ...pair(x), le: '+Inf' }, value: c.detectExpiries },
+          { metricName: `${lateness}_sum`, labels: pair(x), value: c.detectLatenessSumUs / 1e6 },
+          { metricName: `${lateness}_count`, labels: pair(x), value: c.detectExpiries },
+        ];
+      }),
+    }),
+  } as unknown as Parameters<typeof registry.registerMetric>[0]);
   gauge('egress_agent_bfd_tx_interval_seconds', 'Negotiated BFD transmit interval.', ['local', 'remote'], () =>
     sessions().map((x) => [pair(x), x.txIntervalMs / 1000]));
   gauge('egress_agent_bfd_detect_time_seconds', 'Negotiated BFD detection time.', ['local', 'remote'], () =>

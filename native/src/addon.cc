@@ -228,6 +228,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       co.Set("finalsReceived", double(c.finals_received));
       co.Set("staleDiscrAccepted", double(c.stale_discr_accepted));
       co.Set("txErrors", double(c.tx_errors));
+      co.Set("detectExpiries", double(c.detect_expiries));
+      co.Set("maxDetectLatenessUs", double(c.max_detect_lateness));
+      co.Set("lastDetectLatenessUs", double(c.last_detect_lateness));
+      co.Set("detectLatenessSumUs", double(c.detect_lateness_sum));
+      Napi::Array hist = Napi::Array::New(env, bfd::kDetectLatenessBuckets);
+      for (size_t k = 0; k < bfd::kDetectLatenessBuckets; k++) hist.Set(uint32_t(k), double(c.detect_lateness[k]));
+      co.Set("detectLatenessBuckets", hist);
       o.Set("counters", co);
       arr.Set(uint32_t(i), o);
     }
@@ -250,6 +257,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.Set("sessions", double(st.sessions));
     o.Set("realtimePriority", double(st.realtime_priority));
     o.Set("realtimeError", st.realtime_error.empty() ? env.Null() : Napi::Value(Napi::String::New(env, st.realtime_error)));
+    Napi::Array socks = Napi::Array::New(env, st.rx_sockets.size());
+    for (size_t i = 0; i < st.rx_sockets.size(); i++) {
+      const auto& r = st.rx_sockets[i];
+      Napi::Object so = Napi::Object::New(env);
+      so.Set("local", r.local);
+      so.Set("device", r.device);
+      so.Set("sessions", double(r.sessions));
+      so.Set("receiveBufferBytes", double(r.rcvbuf));
+      so.Set("queuedBytes", double(r.queued));
+      so.Set("drops", double(r.drops));
+      socks.Set(uint32_t(i), so);
+    }
+    o.Set("rxSockets", socks);
     return o;
   }
 
@@ -322,7 +342,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("releaseExecutablePages", Napi::Function::New(env, ReleaseExecutablePages));
   exports.Set("RtnlReader", DefineRtnlReader(env));
-  exports.Set("abiVersion", Napi::Number::New(env, 4));
+  Napi::Array bounds = Napi::Array::New(env, bfd::kDetectLatenessBuckets - 1);
+  for (size_t k = 0; k + 1 < bfd::kDetectLatenessBuckets; k++) bounds.Set(uint32_t(k), double(bfd::kDetectLatenessBoundsUs[k]));
+  exports.Set("detectLatenessBoundsUs", bounds);
+  exports.Set("abiVersion", Napi::Number::New(env, 5));
   return exports;
 }
 

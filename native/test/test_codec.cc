@@ -109,7 +109,7 @@ TEST("C-01 C-02 C-03 C-04 C-05 C-06 C-07 C-08 C-09 C-10 transmitted packet conte
   const Packet& p = x.last().p;
   CHECK_EQ(p.version, uint8_t(1));                   // C-01
   CHECK(p.diag == Diag::None && p.state == State::Down);  // C-02
-  CHECK(!p.poll && !p.final);                        // C-03
+  CHECK(p.poll && !p.final);                         // C-03 (the start-up Poll, never with F)
   CHECK(!p.multipoint);                              // C-04
   CHECK(!p.auth);                                    // C-05
   CHECK(!p.demand);                                  // C-06

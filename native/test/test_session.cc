@@ -559,8 +559,8 @@ TEST("counters and events over a real exchange: packets, transitions, polls, fin
   const Counters& a = n.sa().counters();
   CHECK(a.packets_in > 8 && a.packets_out > 8);
   CHECK_EQ(a.transitions, uint64_t(2));  // Down -> Init -> Up or Down -> Up
-  CHECK(a.polls_sent >= 1);              // going Up lowered DesiredMinTx: Poll
-  CHECK_EQ(a.finals_received, uint64_t(1));
+  CHECK(a.polls_sent >= 2);              // the start-up Poll, then going Up lowered DesiredMinTx: Poll
+  CHECK_EQ(a.finals_received, uint64_t(2));
   CHECK_EQ(a.flaps, uint64_t(0));
   for (size_t d = 0; d < kDropCount; d++) CHECK_EQ(a.drops[d], uint64_t(0));
   CHECK(n.a.events().size() >= 1 && n.a.events().back().to == State::Up);
@@ -568,4 +568,43 @@ TEST("counters and events over a real exchange: packets, transitions, polls, fin
   n.run_for(ms(400));
   CHECK(n.sa().state() == State::Down);
   CHECK_EQ(n.sa().counters().flaps, uint64_t(1));
+}
+
+TEST("start-up Poll: P from the first packet; the peer's Final (its Init) brings us Up without waiting for its slow timer") {
+  Solo x;
+  x.t.run(x.now, x.out);
+  CHECK(x.last().p.poll && x.last().p.state == State::Down && x.last().p.your_discr == 0u);
+  x.advance(ms(2500));  // nobody answers: P stays on the slow periodic packets only (6.5: no extra packets)
+  CHECK_EQ(x.out.sent.size(), size_t(3));
+  for (const auto& s : x.out.sent) CHECK(s.p.poll);
+  // The restarted peer (FRR, OVN after its detection) is Down; our Down moved it to Init and its
+  // Final answers at once, carrying that Init (RFC 5880 6.8.7).
+  Packet f = pkt(State::Init, Solo::kPeer, Solo::kMine, 1000000, 1000000);
+  f.final = true;
+  x.inject(f);
+  CHECK(x.s().state() == State::Up);
+  CHECK_EQ(x.last().at, x.now);  // the Up goes out at once (T-09), the peer's Init -> Up
+  CHECK(x.last().p.state == State::Up);
+  CHECK_EQ(x.s().counters().finals_received, uint64_t(1));
+}
+
+TEST("start-up Poll ends with the Final even when the peer stays Down; later Down packets carry no P") {
+  Solo x;
+  x.t.run(x.now, x.out);
+  Packet f = pkt(State::AdminDown, Solo::kPeer, Solo::kMine);
+  f.final = true;
+  x.inject(f);
+  CHECK(x.s().state() == State::Down);
+  CHECK(!x.s().poll_active());
+  x.advance(ms(1000));
+  CHECK(!x.last().p.poll);
+}
+
+TEST("start-up Poll: a passive session polls nothing before it has heard from the peer, then polls from Init (N-10)") {
+  SessionConfig c = config(v4(10, 0, 0, 1), v4(10, 0, 0, 2), Solo::kMine);
+  c.passive = true;
+  Solo x(c);
+  CHECK(!x.s().poll_active());
+  x.inject(pkt(State::Down, Solo::kPeer, 0));
+  CHECK(x.s().state() == State::Init && x.last().p.poll);
 }

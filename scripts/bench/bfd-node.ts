@@ -1,6 +1,6 @@
 // A BFD engine in a child process for the benchmarks (run inside a lab namespace). Sessions come
 // from argv as JSON, or from a file given as @PATH (1000 sessions exceed one argument's 128 KiB); state events go to stdout as JSON lines; commands arrive on stdin:
-// `sessions`, `stats`, `block MS` (busy-wait the JS thread, as a stalled event loop would), `exit`.
+// `sessions`, `stats`, `timers MS`, `block MS` (busy-wait the JS thread, as a stalled event loop would), `exit`.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { BfdEngine } from '../../agent/bfd/index.js';
@@ -20,6 +20,10 @@ for await (const line of createInterface({ input: process.stdin })) {
   const [cmd, arg] = line.trim().split(/\s+/);
   if (cmd === 'sessions') out({ type: 'sessions', sessions: engine.sessions() });
   else if (cmd === 'stats') out({ type: 'stats', stats: engine.stats() });
+  else if (cmd === 'timers') { // `timers MS`: every session to MS x MS (a Poll Sequence each)
+    for (const s of specs) engine.changeSession(s.local, s.remote, { minTxMs: Number(arg), minRxMs: Number(arg) });
+    out({ type: 'timers', ms: Number(arg) });
+  }
   else if (cmd === 'block') {
     const until = Date.now() + Number(arg);
     while (Date.now() < until) { /* a stalled event loop */ }

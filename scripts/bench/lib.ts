@@ -85,14 +85,17 @@ export class NodeChild {
 
 export interface CapturedPacket { t: number; src: string; dst: string }
 
-/** tcpdump in a namespace, quick mode, epoch µs timestamps: one packet per line. */
+/**
+ * tcpdump in a namespace, quick mode, epoch µs timestamps: one packet per line. Immediate mode:
+ * without it libpcap hands packets over in blocks, up to ~100 ms after they were captured.
+ */
 export class Capture {
   private readonly proc: ResultPromise;
   readonly packets: CapturedPacket[] = [];
 
   constructor(ns: string, iface: string, filter: string) {
     this.proc = execa('ip', ['netns', 'exec', ns, 'tcpdump', '-i', iface, '-n', '-q', '-l', '-tt',
-      '--time-stamp-precision=micro', '-B', '8192', filter], { stdout: 'pipe', stderr: 'ignore', reject: false });
+      '--time-stamp-precision=micro', '--immediate-mode', '-B', '8192', filter], { stdout: 'pipe', stderr: 'ignore', reject: false });
     const re = /^(\d+\.\d+) IP6? (\S+)\.\d+ > (\S+)\.\d+:/;
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       const m = re.exec(l);

@@ -59,7 +59,8 @@ export class FakeEngine extends EventEmitter implements BfdEnginePort {
         local: s.local, remote: s.remote, state, remoteState: state, localDiag: state === 'AdminDown' ? (this.diags.get(`${s.local}|${s.remote}`) ?? 'None') : 'None', remoteDiag: 'None',
         localDiscr: s.localDiscr, remoteDiscr: state === 'Up' ? 77 : 0, txIntervalMs: s.minTxMs, detectTimeMs: s.minRxMs * s.multiplier,
         lastStateChange: 1_700_000_000_000, flaps: 0,
-        counters: { packetsIn: 10, packetsOut: 12, drops: { badTtl: 1 }, transitions: 2, lateTransmissions: 0, maxTxGapUs: 1500, pollsSent: 0, finalsReceived: 0 },
+        counters: { packetsIn: 10, packetsOut: 12, drops: { badTtl: 1 }, transitions: 2, lateTransmissions: 0, maxTxGapUs: 1500, pollsSent: 0, finalsReceived: 0,
+          detectExpiries: 0, maxDetectLatenessUs: 0, lastDetectLatenessUs: 0, detectLatenessSumUs: 0, detectLatenessBuckets: [0, 0, 0, 0, 0] },
       };
     });
   }

@@ -75,3 +75,21 @@ t.test('the native layer checks its inputs too', async (t) => {
   t.throws(() => n.removeSession('192.0.2.1', '192.0.2.2'), /no such session/);
   t.equal(n.stats().sessions, 0);
 });
+
+t.test('the detection-lateness histogram bounds of the addon are the ones the metrics use', async (t) => {
+  const { loadAddon } = await import('../../agent/bfd/addon.js');
+  const { DETECT_LATENESS_BOUNDS_US } = await import('../../agent/bfd/spec.js');
+  t.same(loadAddon().detectLatenessBoundsUs, DETECT_LATENESS_BOUNDS_US);
+});
+
+t.test('stats() reports each receive socket: buffer sized for its sessions, queue and kernel drop count', async (t) => {
+  const e = new BfdEngine();
+  e.start();
+  t.teardown(() => e.close());
+  // Passive sessions on a loopback address that no peer answers: the sockets exist, nothing is sent.
+  for (let i = 0; i < 100; i++) e.addSession({ ...spec, local: '127.0.0.66', remote: `127.0.1.${i + 1}`, localDiscr: 100 + i });
+  const socks = e.stats().rxSockets;
+  t.equal(socks.length, 1, 'one receive socket per local address');
+  t.match(socks[0], { local: '127.0.0.66', device: '', sessions: 100, queuedBytes: 0, drops: 0 });
+  t.ok(socks[0]!.receiveBufferBytes >= 2 * 256 * 1024, `receive buffer ${socks[0]!.receiveBufferBytes} bytes (kernel accounting)`);
+});

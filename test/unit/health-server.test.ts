@@ -12,13 +12,15 @@ function status(): AgentStatus {
   const applies = emptyApplyStats();
   observeApply(applies, { at: 1, durationMs: 30, trigger: 'startup', drift: [{ kind: 'rule', object: '1001', problem: 'missing' }], changed: true, remaining: [] });
   observeApply(applies, { at: 2, durationMs: 700, trigger: 'netlink', drift: [{ kind: 'route', object: 'default', problem: 'missing' }], changed: true, remaining: [] });
-  const counters = { packetsIn: 5, packetsOut: 6, drops: { badTtl: 2 }, transitions: 3, lateTransmissions: 1, maxTxGapUs: 120_000, pollsSent: 1, finalsReceived: 1 };
+  const counters = { packetsIn: 5, packetsOut: 6, drops: { badTtl: 2 }, transitions: 3, lateTransmissions: 1, maxTxGapUs: 120_000, pollsSent: 1, finalsReceived: 1,
+    // Three expiries: 50 µs, 2 ms and 85 ms late.
+    detectExpiries: 3, maxDetectLatenessUs: 85_000, lastDetectLatenessUs: 85_000, detectLatenessSumUs: 87_050, detectLatenessBuckets: [1, 0, 1, 1, 0] };
   return {
     version: '1.2.3', pid: 1, startedAt: 0, phase: 'running',
     live: { ok: true, reasons: [] }, ready: { ok: false, reasons: ['BFD a -> b is Down', 'dataplane not verified'] },
     config: null,
     bfd: {
-      engineAlive: true, blockedPeers: [], defaults: { minTxMs: 100, minRxMs: 100, multiplier: 3 }, recentTransitions: [], engineDrops: { notAPeer: 4 }, realtime: { priority: 0, error: null },
+      engineAlive: true, blockedPeers: [], defaults: { minTxMs: 100, minRxMs: 100, multiplier: 3 }, recentTransitions: [], engineDrops: { notAPeer: 4 }, rxSockets: [{ local: '10.16.0.11', device: '', sessions: 2, receiveBufferBytes: 524288, queuedBytes: 0, drops: 7 }], realtime: { priority: 0, error: null },
       recoveryActions: [{ action: 'ReplayConfiguration', result: 'success', count: 2 }],
       sessions: [{
         id: 1, held: false, passive: false, minTxMs: 100, minRxMs: 100, multiplier: 3,
@@ -119,6 +121,13 @@ t.test('metrics: egress_agent_* and Kube-OVN kube_ovn_bfdd_* read from the statu
   t.equal(value('egress_agent_bfd_drops_total{local="10.16.0.11",remote="10.255.255.255",reason="badTtl"}'), 2);
   t.equal(value('egress_agent_bfd_engine_drops_total{reason="notAPeer"}'), 4);
   t.equal(value('egress_agent_bfd_max_tx_gap_seconds{local="10.16.0.11",remote="10.255.255.255"}'), 0.12);
+  t.equal(value('egress_agent_bfd_rx_socket_drops_total{local="10.16.0.11"}'), 7);
+  t.equal(value('egress_agent_bfd_rx_socket_buffer_bytes{local="10.16.0.11"}'), 524288);
+  t.equal(value('egress_agent_bfd_detect_lateness_max_seconds{local="10.16.0.11",remote="10.255.255.255"}'), 0.085);
+  const late = (le: string) => value(`egress_agent_bfd_detect_lateness_seconds_bucket{local="10.16.0.11",remote="10.255.255.255",le="${le}"}`);
+  t.same(['0.0001', '0.001', '0.01', '0.1', '+Inf'].map(late), [1, 1, 2, 3, 3], 'detection lateness histogram is cumulative');
+  t.equal(value('egress_agent_bfd_detect_lateness_seconds_count{local="10.16.0.11",remote="10.255.255.255"}'), 3);
+  t.equal(value('egress_agent_bfd_detect_lateness_seconds_sum{local="10.16.0.11",remote="10.255.255.255"}'), 0.08705);
   t.equal(value('egress_agent_dataplane_applies_total'), 2);
   t.equal(value('egress_agent_dataplane_repairs_total'), 1);
   t.equal(value('egress_agent_dataplane_drift_events_total{kind="route"}'), 1);

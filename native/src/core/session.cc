@@ -19,6 +19,17 @@ Session::Session(const SessionConfig& cfg, RandomSource& rng, SessionObserver* o
     : cfg_(cfg), rng_(rng), obs_(obs), last_change_(now) {
   auth_.xmit_seq = rng_.next32();  // V-09
   update_advertised(now);
+  // Start-up Poll: the first periodic packet (sent at once) and those after it carry P until a
+  // Final arrives. RFC 5880 4.1: "Poll (P): If set, the transmitting system is requesting
+  // verification of connectivity, or of a parameter change, and is expecting a packet with the
+  // Final (F) bit in reply." 6.8.7: on a received Poll the peer "MUST transmit a BFD Control
+  // packet with the Final (F) bit set as soon as practicable, without respect to the transmission
+  // timer or any other transmission limitations, without respect to the session state". After a
+  // restart the peer (FRR, OVN) is Down and sends at its 1 s slow rate, so without the Poll our
+  // Down waited up to a second for its Init; with it the Final carries the Init at once and the
+  // session is Up within a round trip. 6.5 is kept: P rides the scheduled periodic packets only.
+  // A passive session sends nothing before it has heard from the peer: nothing to poll.
+  if (!cfg_.passive) begin_poll();
   sync_tx(now);
 }
 
@@ -76,7 +87,7 @@ bool Session::receive(const Packet& p, const uint8_t* raw, uint8_t ttl, Micros n
   remote_min_tx_ = p.desired_min_tx;
   remote_mult_ = p.mult;
   rx_active_ = true;
-  last_rx_ = now;
+  last_rx_ = std::max(last_rx_, now);  // `now` is the arrival time, which the owner may read out of order
   recompute_detect();
   authseq_deadline_ = now + 2 * detect_time_;  // V-09
   if (state_ == State::AdminDown) {  // R-15
@@ -102,6 +113,7 @@ bool Session::receive(const Packet& p, const uint8_t* raw, uint8_t ttl, Micros n
 
 void Session::run(Micros now) {
   if (rx_active_ && now >= last_rx_ + detect_time_) {
+    count_detect_lateness(now - (last_rx_ + detect_time_));
     rx_active_ = false;
     // V-03: forget the remote system once a Detection Time passes without a valid packet.
     remote_discr_ = 0;
@@ -112,6 +124,16 @@ void Session::run(Micros now) {
   }
   if (auth_.seq_known && now >= authseq_deadline_) auth_.seq_known = false;  // V-09
   sync_tx(now);
+}
+
+void Session::count_detect_lateness(Micros late) {
+  counters_.detect_expiries++;
+  counters_.last_detect_lateness = late;
+  counters_.max_detect_lateness = std::max(counters_.max_detect_lateness, late);
+  counters_.detect_lateness_sum += late;
+  size_t b = 0;
+  while (b + 1 < kDetectLatenessBuckets && late > kDetectLatenessBoundsUs[b]) b++;
+  counters_.detect_lateness[b]++;
 }
 
 Micros Session::wake_time() const {

@@ -21,6 +21,11 @@ struct SessionConfig {
 // Validates a configuration; returns nullptr or a static message naming the problem.
 const char* session_config_error(const SessionConfig& c);
 
+// Detection lateness histogram (how long after its deadline an expired Detection Time was
+// handled): upper bounds of the buckets in µs; the last bucket has no bound.
+constexpr Micros kDetectLatenessBoundsUs[] = {100, 1000, 10000, 100000};
+constexpr size_t kDetectLatenessBuckets = sizeof kDetectLatenessBoundsUs / sizeof kDetectLatenessBoundsUs[0] + 1;
+
 struct Counters {
   uint64_t packets_in = 0, packets_out = 0;
   uint64_t drops[kDropCount] = {};
@@ -32,6 +37,11 @@ struct Counters {
   uint64_t finals_received = 0;
   uint64_t stale_discr_accepted = 0;  // OVN stale Your Discriminator fallback (OVN-04)
   uint64_t tx_errors = 0;
+  // Every Detection Time that ran out (X-02 while Init/Up, V-03 otherwise) and how late it was
+  // handled: a deadline that moved earlier without the owner's timer following shows up here.
+  uint64_t detect_expiries = 0;
+  Micros max_detect_lateness = 0, last_detect_lateness = 0, detect_lateness_sum = 0;
+  uint64_t detect_lateness[kDetectLatenessBuckets] = {};
 };
 
 class Session;
@@ -91,6 +101,7 @@ class Session {
 
  private:
   void set_state(State to, Diag diag, Micros now);
+  void count_detect_lateness(Micros late);
   void update_advertised(Micros now);
   void begin_poll();
   void end_poll();

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -62,6 +63,12 @@ constexpr Micros kBatchUs = 500;
 // about 10 % of the engine thread's CPU at 1000 sessions x 50 ms, measured against a peer that
 // batches the same way.
 constexpr Micros kRxPollUs = 2000;
+// A change of CLOCK_REALTIME - CLOCK_MONOTONIC larger than this between two passes is a clock
+// step, not a slew (at most 0.5 ms/s, and passes are at most about a second apart).
+constexpr Micros kRxClockStepUs = 1000;
+// Receive buffer per socket: requested per session on it, within these bounds (the kernel
+// doubles the request; SO_RCVBUFFORCE needs CAP_NET_ADMIN, else net.core.rmem_max caps it).
+constexpr size_t kRxBufferPerSession = 4096, kRxBufferMin = 256 * 1024, kRxBufferMax = 16 * 1024 * 1024;
 
 timespec to_timespec(Micros t) {
   timespec ts;
@@ -114,7 +121,15 @@ std::string Engine::start(int rt_priority) {
 int Engine::rx_socket(const Addr& local, const std::string& device, std::string& err) {
   const auto key = std::make_pair(format_addr(local), device);
   auto it = rx_fds_.find(key);
-  if (it != rx_fds_.end()) return it->second;
+  if (it != rx_fds_.end()) {
+    it->second.sessions++;
+    // Room for a Detection Time's worth of packets (3-4 of ~1 KiB of kernel memory each) from
+    // every session on the socket: 1000 sessions at 50 ms overflowed the default 208 KiB while
+    // a tenant's load held the engine thread off the CPU. Memory is used only while queued.
+    const size_t want = std::min(kRxBufferMax, std::max(kRxBufferMin, it->second.sessions * kRxBufferPerSession));
+    if (want > kRxBufferMin) set_receive_buffer(it->second.fd, int(want));
+    return it->second.fd;
+  }
   const int fd = open_rx_socket(local, device, err);
   if (fd < 0) return -1;
   epoll_event ev{};
@@ -125,7 +140,8 @@ int Engine::rx_socket(const Addr& local, const std::string& device, std::string&
     close(fd);
     return -1;
   }
-  rx_fds_[key] = fd;
+  set_receive_buffer(fd, int(kRxBufferMin));
+  rx_fds_[key] = RxSocket{fd, 1};
   return fd;
 }
 
@@ -241,7 +257,7 @@ void Engine::stop() {
       if (cmd.io) { close(cmd.io->fd); delete cmd.io; }
     commands_.clear();
   }
-  for (auto& kv : rx_fds_) close(kv.second);
+  for (auto& kv : rx_fds_) close(kv.second.fd);
   rx_fds_.clear();
   rx_list_.clear();
   rx_polled_ = false;
@@ -284,10 +300,13 @@ void Engine::loop() {
     if (wake <= mono_now()) timeout_ms = 0;
     else if (wake != armed) { arm_timer(wake); armed = wake; }
     const int n = epoll_wait(epfd_, evs, 32, timeout_ms);
+    std::lock_guard<std::mutex> g(state_mu_);
+    // The clock is read once the table is ours: time spent waiting for the lock (the JS thread
+    // reading status) must not make this pass believe it is earlier than it is.
     const Micros now = mono_now();
+    sample_rx_clock(now);
     last = now;
     heartbeat_ = now;
-    std::lock_guard<std::mutex> g(state_mu_);
     loops_++;
     {
       std::lock_guard<std::mutex> c(cmd_mu_);
@@ -319,11 +338,28 @@ void Engine::loop() {
   }
 }
 
+void Engine::sample_rx_clock(Micros now) {
+  timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  const Micros off = Micros(rt.tv_sec) * 1000000 + rt.tv_nsec / 1000 - now;
+  // Kernel receive timestamps are CLOCK_REALTIME. NTP slews it by at most 0.5 ms/s, but a step
+  // (settimeofday, chrony makestep) between a packet's arrival and its read would move the
+  // packet in time: after a jump of the offset, this pass uses its own clock instead.
+  rx_clock_ok_ = rx_clock_off_ != 0 && std::abs(off - rx_clock_off_) <= kRxClockStepUs;
+  rx_clock_off_ = off;
+}
+
 void Engine::read_socket(int fd, Micros now) {
   RxBatch& rx = *rx_batch_;
   for (int k = 0; k < 4; k++) {  // bounded so one busy socket cannot starve the timers
     const size_t got = rx.read(fd);
-    for (size_t j = 0; j < got; j++) table_->receive(RxMeta{rx.dst(j), rx.src(j), rx.ttl(j)}, rx.data(j), rx.len(j), now);
+    for (size_t j = 0; j < got; j++) {
+      // A Detection Time runs from the packet's arrival (RFC 5880 6.8.4), which the kernel
+      // stamped; the engine may read it much later (a deferred softirq, a preempted thread, the
+      // polling period while batching). Reading time here made detection late by that delay.
+      const Micros at = rx_clock_ok_ && rx.arrival(j) > 0 ? std::min(now, rx.arrival(j) - rx_clock_off_) : now;
+      table_->receive(RxMeta{rx.dst(j), rx.src(j), rx.ttl(j)}, rx.data(j), rx.len(j), at);
+    }
     if (got < RxBatch::kMax) break;
   }
 }
@@ -451,6 +487,15 @@ std::vector<SessionStatus> Engine::status() {
 
 EngineStats Engine::stats() {
   EngineStats st;
+  for (const auto& kv : rx_fds_) {  // JS-thread state, and the kernel's counters: no lock needed
+    RxSocketStats r;
+    r.local = kv.first.first;
+    r.device = kv.first.second;
+    r.sessions = kv.second.sessions;
+    ReceiveQueue q;
+    if (receive_queue(kv.second.fd, q)) { r.rcvbuf = q.rcvbuf; r.queued = q.queued; r.drops = q.drops; }
+    st.rx_sockets.push_back(r);
+  }
   std::lock_guard<std::mutex> g(state_mu_);
   if (!table_) return st;
   std::memcpy(st.drops, table_->global_drops(), sizeof st.drops);

@@ -32,8 +32,17 @@ struct SessionStatus {
   Counters counters;
 };
 
+// A receive socket (one per local address) as the kernel sees it (SO_MEMINFO).
+struct RxSocketStats {
+  std::string local, device;
+  size_t sessions = 0;
+  uint32_t rcvbuf = 0, queued = 0;
+  uint32_t drops = 0;  // datagrams the kernel dropped on this socket (buffer full): lost packets
+};
+
 struct EngineStats {
   uint64_t drops[kDropCount] = {};
+  std::vector<RxSocketStats> rx_sockets;
   uint64_t events_lost = 0;
   uint64_t loops = 0;
   size_t sessions = 0;
@@ -91,6 +100,7 @@ class Engine {
   void post(Command c);
   void loop();
   void apply(Command& c, Micros now);
+  void sample_rx_clock(Micros now);
   void read_socket(int fd, Micros now);
   void watch_rx(int fd);
   void poll_rx(bool on);
@@ -118,6 +128,8 @@ class Engine {
   std::vector<int> rx_list_;
   bool rx_polled_ = false;
   std::unique_ptr<RxBatch> rx_batch_;
+  Micros rx_clock_off_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC at this pass, µs
+  bool rx_clock_ok_ = false;  // no clock step since the previous pass: kernel timestamps usable
 
   std::mutex cmd_mu_;
   std::vector<Command> commands_;
@@ -128,7 +140,11 @@ class Engine {
   // JS-thread only.
   std::map<std::pair<std::string, std::string>, Mirror> mirror_;  // (local, remote) canonical text
   std::map<uint32_t, int> discrs_;
-  std::map<std::pair<std::string, std::string>, int> rx_fds_;  // (local, device if link-local) -> fd, kept until stop
+  struct RxSocket {
+    int fd;
+    size_t sessions;  // sessions ever added on it (the buffer only grows)
+  };
+  std::map<std::pair<std::string, std::string>, RxSocket> rx_fds_;  // (local, device if link-local), kept until stop
   uint16_t port_cursor_ = kSourcePortMin;
 };
 

@@ -1,6 +1,7 @@
 #include "sockets.h"
 
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <net/if.h>
 #include <unistd.h>
 
@@ -76,6 +77,9 @@ int open_rx_socket(const Addr& local, const std::string& device, std::string& er
                       ? set_int(fd, SOL_IP, IP_RECVTTL, 1) && set_int(fd, SOL_IP, IP_PKTINFO, 1)
                       : set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1) && set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
   if (!ok) return fail(fd, err, sys_error("setsockopt RECVTTL/PKTINFO"));
+  // Arrival time stamped by the kernel: a Detection Time runs from when the packet arrived, not
+  // from when the engine thread got round to reading it.
+  if (!set_int(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1)) return fail(fd, err, sys_error("setsockopt SO_TIMESTAMPNS"));
   SockAddr sa = to_sockaddr(local, kControlPort, device);
   if (bind(fd, reinterpret_cast<sockaddr*>(&sa.ss), sa.len) != 0)
     return fail(fd, err, sys_error(("bind " + format_addr(local) + " port 3784").c_str()));
@@ -101,6 +105,23 @@ int open_tx_socket(const Addr& local, const std::string& device, uint16_t& port,
   return fail(fd, err, "no free source port in 49152-65535 on " + format_addr(local));
 }
 
+int set_receive_buffer(int fd, int bytes) {
+  if (!set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes)) set_int(fd, SOL_SOCKET, SO_RCVBUF, bytes);
+  int got = 0;
+  socklen_t len = sizeof got;
+  return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 ? got : -1;
+}
+
+bool receive_queue(int fd, ReceiveQueue& out) {
+  uint32_t mem[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof mem;
+  if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 || len < sizeof mem) return false;
+  out.rcvbuf = mem[SK_MEMINFO_RCVBUF];
+  out.queued = mem[SK_MEMINFO_RMEM_ALLOC];
+  out.drops = mem[SK_MEMINFO_DROPS];
+  return true;
+}
+
 RxBatch::RxBatch() {
   for (size_t i = 0; i < kMax; i++) {
     iov_[i] = iovec{data_[i], kBytes};
@@ -123,6 +144,7 @@ size_t RxBatch::read(int fd) {
   for (int i = 0; i < n; i++) {
     msghdr& h = msgs_[i].msg_hdr;
     ttl_[i] = 0;
+    arrival_[i] = 0;
     dst_[i] = Addr{};
     if (from_[i].ss_family == AF_INET)
       src_[i] = Addr::v4(reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(&from_[i])->sin_addr));
@@ -142,6 +164,10 @@ size_t RxBatch::read(int fd) {
         in6_pktinfo pi;
         std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
         dst_[i] = Addr::v6(reinterpret_cast<const uint8_t*>(&pi.ipi6_addr));
+      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        arrival_[i] = Micros(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
       }
     }
   }

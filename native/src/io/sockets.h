@@ -28,7 +28,21 @@ SockAddr to_sockaddr(const Addr& a, uint16_t port, const std::string& device);
 int open_rx_socket(const Addr& local, const std::string& device, std::string& err);
 int open_tx_socket(const Addr& local, const std::string& device, uint16_t& port_inout, std::string& err);
 
-// Datagrams read with one recvmmsg, each with its source, destination (IP_PKTINFO) and TTL.
+// Receive buffer: asks for `bytes` (SO_RCVBUFFORCE with CAP_NET_ADMIN, else SO_RCVBUF, which the
+// kernel caps at net.core.rmem_max) and returns what the socket got (the kernel doubles the
+// request for its bookkeeping), or -1.
+int set_receive_buffer(int fd, int bytes);
+
+// The kernel's own view of a socket's receive side (SO_MEMINFO): the buffer, what is queued in it
+// and how many datagrams it dropped since it was opened (the per-socket count behind UDP's
+// RcvbufErrors). False if the kernel would not say.
+struct ReceiveQueue {
+  uint32_t rcvbuf = 0, queued = 0, drops = 0;
+};
+bool receive_queue(int fd, ReceiveQueue& out);
+
+// Datagrams read with one recvmmsg, each with its source, destination (IP_PKTINFO), TTL and the
+// kernel's arrival timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME µs; 0 when absent).
 class RxBatch {
  public:
   static constexpr size_t kMax = 32;
@@ -41,6 +55,7 @@ class RxBatch {
   const Addr& src(size_t i) const { return src_[i]; }
   const Addr& dst(size_t i) const { return dst_[i]; }
   uint8_t ttl(size_t i) const { return ttl_[i]; }
+  Micros arrival(size_t i) const { return arrival_[i]; }
 
  private:
   mmsghdr msgs_[kMax];
@@ -50,6 +65,7 @@ class RxBatch {
   uint8_t data_[kMax][kBytes];
   Addr src_[kMax], dst_[kMax];
   uint8_t ttl_[kMax];
+  Micros arrival_[kMax];
 };
 
 }  // namespace bfd::io
