@@ -128,6 +128,7 @@ export function registerObservabilityMetrics(registry: Registry, sources: Observ
     const at = snat()?.lastOverflowAt;
     return at ? one(Date.parse(at) / 1000) : [];
   });
-  counter('egress_agent_snat_parse_errors_total', 'conntrack event lines that could not be parsed.', () => one(snat()?.parseErrors));
-  counter('egress_agent_snat_recorder_restarts_total', 'Restarts of the conntrack event process after it ended unexpectedly.', () => one(snat()?.restarts));
+  counter('egress_agent_snat_records_recovered_total', 'Start records recovered from a conntrack table dump after events were lost (marked "recovered").', () => one(snat()?.recovered));
+  counter('egress_agent_snat_parse_errors_total', 'conntrack events that could not be parsed.', () => one(snat()?.parseErrors));
+  counter('egress_agent_snat_recorder_restarts_total', 'Restarts of the conntrack event source after it ended unexpectedly.', () => one(snat()?.restarts));
 }

@@ -23,7 +23,8 @@ export function toRecord(ev: ConntrackEvent, receivedAtMs: number): SnatRecord {
       durationMs = Number((BigInt(ev.stopNs) - BigInt(ev.startNs)) / 1000n) / 1000;
     }
   } else {
-    start = new Date(receivedAtMs).toISOString();
+    // NEW events carry no kernel time; dump entries (recovered starts) do.
+    start = ev.startNs !== undefined ? isoFromNs(ev.startNs) : new Date(receivedAtMs).toISOString();
   }
   const c = isEnd ? ev.counters : undefined;
   return {

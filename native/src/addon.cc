@@ -1,11 +1,12 @@
-// N-API glue for the BFD engine ("bfd-js"), plus the rtnetlink listener (rtnl_reader.cc). JS
-// configures sessions and reads status; the engine thread reports state changes in batches through
-// ONE ThreadSafeFunction (never per packet).
+// N-API glue for the BFD engine ("bfd-js"), plus the rtnetlink and conntrack listeners
+// (rtnl_reader.cc, ct_reader.cc). JS configures sessions and reads status; the engine thread
+// reports state changes in batches through ONE ThreadSafeFunction (never per packet).
 #include <napi.h>
 
 #include <memory>
 
 #include "io/engine.h"
+#include "ct_reader.h"
 #include "mem/release.h"
 #include "rtnl_reader.h"
 
@@ -322,7 +323,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("releaseExecutablePages", Napi::Function::New(env, ReleaseExecutablePages));
   exports.Set("RtnlReader", DefineRtnlReader(env));
-  exports.Set("abiVersion", Napi::Number::New(env, 4));
+  DefineConntrack(env, exports);
+  exports.Set("abiVersion", Napi::Number::New(env, 5));
   return exports;
 }
 
