@@ -28,6 +28,8 @@ export interface SnatRecorderDeps {
   now?: () => number;
   /** The SNAT rule's port range (default: read from iptables-save at start and every minute). */
   portRange?: () => Promise<PortRange>;
+  /** The table dump (default: the addon's, synchronous). */
+  dump?: typeof dumpConntrack;
 }
 
 /**
@@ -64,6 +66,7 @@ export class SnatRecorder {
   private readonly counts = new FlowCounts();
   private readonly ports = new SnatPorts(rangeSize({ min: 1024, max: 65535 }));
   private readonly portRange: () => Promise<PortRange>;
+  private readonly dump: typeof dumpConntrack;
   private portRangeTimer: NodeJS.Timeout | null = null;
   private readonly portWarnedAt = new Map<PortKey, number>();
   private portWarnings = 0;
@@ -106,6 +109,7 @@ export class SnatRecorder {
       onError: (err) => this.fail(err.message),
     });
     this.portRange = deps.portRange ?? readSnatPortRange;
+    this.dump = deps.dump ?? dumpConntrack;
     const handlers: ConntrackEventHandlers = {
       onEvent: (ev, at) => this.onEvent(ev, at),
       onParseError: (message, count) => this.onParseError(message, count),
@@ -375,7 +379,7 @@ export class SnatRecorder {
     const snat: ConntrackEvent[] = [];
     this.counts.beginResync();
     try {
-      const r = dumpConntrack((ev) => {
+      const r = this.dump((ev) => {
         const cls = classifyFlow(ev, this.isLocal);
         this.counts.onDumped(ev.id, cls);
         if (cls === 'snat') snat.push(ev);
