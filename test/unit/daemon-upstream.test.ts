@@ -285,7 +285,7 @@ t.test('SNAT records: started with the configured settings, counters in /status 
   const rec = ports.recorders[0]!;
   t.same(rec.config, {
     enabled: true, dir: join(dir, 'records'), maxFileBytes: 1 << 20, maxFiles: 4, maxAgeMs: 3_600_000, stdout: false, recordStart: true,
-    socketBufferBytes: 1 << 20, conntrackCommand: 'conntrack',
+    socketBufferBytes: 1 << 20, portWarnRatio: 0.8, conntrackCommand: 'conntrack', eventSource: 'netlink',
   });
   t.match(daemon.status().snatRecords, { off: null, recorder: { recordsWritten: 9, overflows: 1, flows: { snat: 2 } } });
   const metrics = (await get(daemon, '/metrics')).body;
