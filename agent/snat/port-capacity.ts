@@ -6,6 +6,8 @@
 import type { ConntrackEvent } from './types.js';
 
 export interface PortKey {
+  /** The map key: protocol, SNAT address, destination address and port. */
+  name: string;
   proto: string;
   /** The translated source address (the reply tuple's destination). */
   snat: string;
@@ -15,7 +17,7 @@ export interface PortKey {
   inUse: number;
 }
 
-export interface PortUsage extends PortKey {
+export interface PortUsage extends Omit<PortKey, 'name'> {
   available: number;
   /** inUse / range. */
   ratio: number;
@@ -92,7 +94,8 @@ export class SnatPorts {
   }
 
   usageOf(k: PortKey): PortUsage {
-    return { ...k, available: Math.max(0, this.rangeSize - k.inUse), ratio: this.rangeSize > 0 ? k.inUse / this.rangeSize : 1 };
+    const { name: _name, ...rest } = k;
+    return { ...rest, available: Math.max(0, this.rangeSize - k.inUse), ratio: this.rangeSize > 0 ? k.inUse / this.rangeSize : 1 };
   }
 
   private acquire(ev: ConntrackEvent): PortKey | null {
@@ -100,7 +103,7 @@ export class SnatPorts {
     const name = `${ev.proto} ${ev.reply.dst} ${ev.reply.src} ${ev.reply.sport}`;
     let k = this.keys.get(name);
     if (!k) {
-      k = { proto: ev.proto, snat: ev.reply.dst, dst: ev.reply.src, dport: ev.reply.sport, inUse: 0 };
+      k = { name, proto: ev.proto, snat: ev.reply.dst, dst: ev.reply.src, dport: ev.reply.sport, inUse: 0 };
       this.keys.set(name, k);
     }
     k.inUse++;
@@ -112,6 +115,6 @@ export class SnatPorts {
     const k = f.key;
     if (!k) return;
     k.inUse--;
-    if (k.inUse <= 0) this.keys.delete(`${k.proto} ${k.snat} ${k.dst} ${k.dport}`);
+    if (k.inUse <= 0) this.keys.delete(k.name);
   }
 }

@@ -52,10 +52,12 @@ const OVERFLOW_LOG_INTERVAL_MS = 10_000;
 const GAP_COALESCE_MS = 1000;
 /**
  * After lost events, a table dump recovers the flows whose NEW was lost (while they last: short
- * flows may be gone) and corrects the counts; at most this often, so a sustained overload does
- * not add a dump per batch.
+ * flows may be gone) and corrects the counts. The dump blocks the event loop (a big table takes
+ * hundreds of ms, while events queue), so it waits until a second passed without a new loss, and
+ * runs at most every 10 s: under sustained overload it would only add to the loss.
  */
-const RESYNC_MIN_INTERVAL_MS = 1000;
+const RESYNC_QUIET_MS = 1000;
+const RESYNC_MIN_INTERVAL_MS = 10_000;
 /** Port capacity warnings for one key are repeated at most this often. */
 const PORT_WARN_INTERVAL_MS = 60_000;
 const PORT_RANGE_REFRESH_MS = 60_000;
@@ -299,14 +301,12 @@ export class SnatRecorder {
     this.resyncPending = true;
   }
 
-  /** After a batch that reported losses: recover from a dump now (the queue was just read), or soon. */
+  /** After a batch that reported losses: recover from a dump once losses stopped for a while. */
   private onBatchEnd(): void {
-    if (!this.resyncPending || this.resyncTimer || this.stopped) return;
-    const wait = this.lastResyncAt + RESYNC_MIN_INTERVAL_MS - this.now();
-    if (wait <= 0) {
-      this.resync('overflow');
-      return;
-    }
+    if (!this.resyncPending || this.stopped) return;
+    this.resyncPending = false;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    const wait = Math.max(RESYNC_QUIET_MS, this.lastResyncAt + RESYNC_MIN_INTERVAL_MS - this.now());
     this.resyncTimer = setTimeout(() => {
       this.resyncTimer = null;
       this.resync('overflow');
