@@ -13,6 +13,9 @@
         "native/src/io/sockets.cc",
         "native/src/io/rtnl_socket.cc",
         "native/src/rtnl_reader.cc",
+        "native/src/ct_reader.cc",
+        "native/src/io/ct_parse.cc",
+        "native/src/io/ct_dump.cc",
         "native/src/mem/release.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],

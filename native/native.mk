@@ -8,16 +8,18 @@ NATIVE_CORE_H := $(wildcard native/src/core/*.h)
 NATIVE_MEM := $(wildcard native/src/mem/*.cc) $(wildcard native/src/mem/*.h)
 # The rtnetlink batch filler is I/O-side but syscall-free (the read is injected): tested here too.
 NATIVE_RTNL_H := native/src/io/rtnl_batch.h
+# The conntrack message parser: syscall-free, tested and fuzzed here.
+NATIVE_CT := native/src/io/ct_parse.cc native/src/io/ct_parse.h
 NATIVE_TEST_SRC := $(wildcard native/test/*.cc) $(wildcard native/test/*.h)
 NATIVE_FLAGS := -std=c++17 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer -Inative/src -Inative/test
 NATIVE_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 
-.PHONY: native-test test-native fuzz
+.PHONY: native-test test-native fuzz fuzz-ct
 
-$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_RTNL_H) $(NATIVE_TEST_SRC) native/native.mk
+$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_RTNL_H) $(NATIVE_CT) $(NATIVE_TEST_SRC) native/native.mk
 	@mkdir -p $(NATIVE_OUT)
-	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_MEM) $(NATIVE_TEST_SRC))
+	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_MEM) $(NATIVE_CT) $(NATIVE_TEST_SRC))
 
 native-test: $(NATIVE_OUT)/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $<
@@ -34,3 +36,13 @@ $(NATIVE_OUT)/fuzz-packet: $(NATIVE_CORE) $(NATIVE_CORE_H) native/fuzz/fuzz_pack
 fuzz: $(NATIVE_OUT)/fuzz-packet
 	@mkdir -p $(NATIVE_OUT)/fuzz-corpus
 	$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $(NATIVE_OUT)/fuzz-corpus native/fuzz/seeds
+
+$(NATIVE_OUT)/fuzz-ct: $(NATIVE_CT) native/fuzz/fuzz_ct.cc native/native.mk
+	@mkdir -p $(NATIVE_OUT)
+	clang++ $(NATIVE_FLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+		$(filter %.cc,$(NATIVE_CT)) native/fuzz/fuzz_ct.cc
+
+# The conntrack parser, seeded from native/fuzz/seeds-ct (kernel-shaped events).
+fuzz-ct: $(NATIVE_OUT)/fuzz-ct
+	@mkdir -p $(NATIVE_OUT)/fuzz-ct-corpus
+	$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $(NATIVE_OUT)/fuzz-ct-corpus native/fuzz/seeds-ct

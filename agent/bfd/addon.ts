@@ -1,5 +1,6 @@
 // Loads the native addon (build/Release/bfd.node, or a prebuild via node-gyp-build) and types it:
-// the BFD engine, and the rtnetlink listener the dataplane and upstream watchers use.
+// the BFD engine, the rtnetlink listener the dataplane and upstream watchers use, and the conntrack
+// event listener of the SNAT recorder.
 import { createRequire } from 'node:module';
 import { packageRoot } from '../lib/package-root.js';
 import type { BfdDiag, BfdEngineStats, BfdSessionDetail, BfdState } from './types.js';
@@ -37,9 +38,16 @@ export interface PageRelease {
  */
 export type RtnlBatchCallback = (datagrams: Buffer | null, overflows: number, truncated: number, error: string | null) => void;
 
+/**
+ * The same for conntrack events, except that the payload is already parsed into fixed-size records
+ * (native/src/io/ct_parse.h) and `malformed` counts the messages that could not be.
+ */
+export type ConntrackBatchCallback = (records: Buffer | null, overflows: number, truncated: number, error: string | null, malformed: number) => void;
+
 export interface NativeRtnlReader {
   close(): void;
-  info(): { portId: number; receiveBufferBytes: number; forced: boolean };
+  /** drops: messages the kernel could not queue on the socket (its sk_drops); null when not told. */
+  info(): { portId: number; receiveBufferBytes: number; forced: boolean; drops: number | null };
 }
 
 export interface NativeAddon {
@@ -51,9 +59,14 @@ export interface NativeAddon {
   releaseExecutablePages(): PageRelease;
   /** An rtnetlink socket in these multicast groups; throws (with the failed step) when it cannot be opened. */
   RtnlReader: new (groups: number[], receiveBufferBytes: number, onBatch: RtnlBatchCallback) => NativeRtnlReader;
+  /** A NETLINK_NETFILTER socket in the conntrack event groups; throws (with the failed step) when it cannot be opened. */
+  ConntrackReader: new (groups: number[], receiveBufferBytes: number, onBatch: ConntrackBatchCallback) => NativeRtnlReader;
+  /** The conntrack table of one family, synchronously, in chunks of records; throws with the failed step. */
+  conntrackDump(family: 4 | 6, onChunk: (records: Buffer) => void): { entries: number; malformed: number; interrupted: boolean };
+  conntrackRecordBytes: number;
 }
 
-const ABI_VERSION = 5;
+const ABI_VERSION = 6;
 const require = createRequire(import.meta.url);
 
 let cached: NativeAddon | undefined;

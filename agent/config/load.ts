@@ -87,6 +87,7 @@ function snatRecordsConfig(v: ParsedSettings): SnatRecordsSettings {
     stdout: v['snatRecords.stdout']!,
     recordStart: v['snatRecords.recordStart']!,
     socketBufferBytes: v['snatRecords.socketBufferBytes']!,
+    portWarnRatio: v['snatRecords.portWarnPercent']! / 100,
   };
 }
 

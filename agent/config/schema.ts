@@ -114,6 +114,7 @@ const shape = {
   'snatRecords.stdout': field(boolean),
   'snatRecords.recordStart': field(boolean),
   'snatRecords.socketBufferBytes': field(integer(4096, 2 ** 30)),
+  'snatRecords.portWarnPercent': field(integer(1, 100)),
   healthListen: field(listenAddress),
   controlSocket: field(absolutePath(SOCKET_PATH_MAX)),
   compatSocket: field(absolutePath(SOCKET_PATH_MAX)),

@@ -73,7 +73,7 @@ export interface UpstreamConfig {
 }
 
 /** SNAT mapping records (docs/snat-records.md); the conntrack executable is not configurable. */
-export type SnatRecordsSettings = Omit<SnatRecordsConfig, 'conntrackCommand'>;
+export type SnatRecordsSettings = Omit<SnatRecordsConfig, 'conntrackCommand' | 'eventSource'>;
 
 export interface GatewayConfig {
   families: FamilyConfig[];

@@ -18,5 +18,5 @@ export function planSnatRecords(config: GatewayConfig, managed: boolean): SnatRe
   const s = config.snatRecords;
   if (!s?.enabled) return { off: 'disabled by configuration (snatRecords.enabled is false)' };
   if (!managed) return { off: 'this agent manages no dataplane (no address family has both gateways): no SNAT to record' };
-  return { config: { ...s, conntrackCommand: DEFAULT_SNAT_RECORDS.conntrackCommand } };
+  return { config: { ...s, conntrackCommand: DEFAULT_SNAT_RECORDS.conntrackCommand, eventSource: DEFAULT_SNAT_RECORDS.eventSource } };
 }

@@ -100,7 +100,8 @@ export function registerObservabilityMetrics(registry: Registry, sources: Observ
     const u = (await snapshot()).usage;
     return one(u && u.max > 0 ? u.count / u.max : undefined);
   });
-  counter('egress_agent_conntrack_drops_total', 'Conntrack drops: drop = packet dropped (table full), early_drop = entry evicted for room, insert_failed.', async () => {
+  counter('egress_agent_conntrack_drops_total', 'Conntrack drops: drop = packet dropped, early_drop = entry evicted for room, insert_failed = ' +
+    'the entry could not be inserted (a clash; SNAT source-port exhaustion shows here, the kernel has no separate NAT counter).', async () => {
     const d = (await snapshot()).drops;
     return d ? Object.entries(d).map(([reason, n]): Sample => [{ reason }, n]) : [];
   });
@@ -128,6 +129,19 @@ export function registerObservabilityMetrics(registry: Registry, sources: Observ
     const at = snat()?.lastOverflowAt;
     return at ? one(Date.parse(at) / 1000) : [];
   });
-  counter('egress_agent_snat_parse_errors_total', 'conntrack event lines that could not be parsed.', () => one(snat()?.parseErrors));
-  counter('egress_agent_snat_recorder_restarts_total', 'Restarts of the conntrack event process after it ended unexpectedly.', () => one(snat()?.restarts));
+  const portLabels = (u: SnatStatus['ports']['tightest'][number]): Labels => ({ proto: u.proto, snat_address: u.snat, destination: u.dst, destination_port: String(u.dport) });
+  const portSeries = (f: (u: SnatStatus['ports']['tightest'][number]) => number) => (): Sample[] => (snat()?.ports.tightest ?? []).map((u) => [portLabels(u), f(u)]);
+  gauge('egress_agent_snat_ports_in_use', 'SNAT source ports in use per SNAT address x destination address:port x protocol (the tightest keys only).', portSeries((u) => u.inUse));
+  gauge('egress_agent_snat_ports_available', 'SNAT source ports still free for that key: new flows to it fail (insert_failed) near 0.', portSeries((u) => u.available));
+  gauge('egress_agent_snat_port_usage_ratio', 'SNAT source ports in use / the SNAT rule\'s port range, per key (the tightest keys only).', portSeries((u) => u.ratio));
+  gauge('egress_agent_snat_port_usage_max_ratio', 'The tightest key\'s ports in use / port range (0 without SNAT flows): alert above egress_agent_snat_port_usage_warn_ratio.', () => {
+    const p = snat()?.ports;
+    return p ? one(p.tightest[0]?.ratio ?? 0) : [];
+  });
+  gauge('egress_agent_snat_port_usage_warn_ratio', 'The configured warning threshold of egress_agent_snat_port_usage_max_ratio (snatRecords.portWarnPercent / 100).', () => one(snat()?.ports.warnRatio));
+  gauge('egress_agent_snat_port_range_size', 'Source ports the SNAT rule can allocate per key (its --to-ports range, else the kernel\'s 1024-65535).', () => one(snat()?.ports.range));
+  counter('egress_agent_snat_port_warnings_total', 'Warnings logged because a key\'s SNAT ports in use crossed the warning ratio.', () => one(snat()?.ports.warnings));
+  counter('egress_agent_snat_records_recovered_total', 'Start records recovered from a conntrack table dump after events were lost (marked "recovered").', () => one(snat()?.recovered));
+  counter('egress_agent_snat_parse_errors_total', 'conntrack events that could not be parsed.', () => one(snat()?.parseErrors));
+  counter('egress_agent_snat_recorder_restarts_total', 'Restarts of the conntrack event source after it ended unexpectedly.', () => one(snat()?.restarts));
 }

@@ -12,8 +12,16 @@ export interface SnatRecordsConfig extends RotationLimits {
   recordStart: boolean;
   /** Requested conntrack event socket buffer (the kernel doubles it; memory is used only while events queue). */
   socketBufferBytes: number;
-  /** The conntrack-tools executable. */
+  /**
+   * Where events come from: "netlink", the addon's own socket (SO_RCVBUFFORCE, parsed in C++), or
+   * "conntrack-tool", the old `conntrack -E` child (its event socket keeps rmem_default; kept as
+   * the benchmark's baseline).
+   */
+  eventSource: 'netlink' | 'conntrack-tool';
+  /** The conntrack-tools executable (eventSource "conntrack-tool"). */
   conntrackCommand: string;
+  /** Warn (log, metric threshold) when a SNAT key's source ports in use reach this share of the range. */
+  portWarnRatio: number;
 }
 
 export const DEFAULT_RECORD_DIR = '/var/log/egress-agent/snat';
@@ -24,6 +32,8 @@ export const DEFAULT_SNAT_RECORDS: SnatRecordsConfig = {
   stdout: false,
   recordStart: true,
   socketBufferBytes: 8 * 1024 * 1024,
+  eventSource: 'netlink',
   conntrackCommand: 'conntrack',
+  portWarnRatio: 0.8,
   ...DEFAULT_ROTATION,
 };

@@ -1,14 +1,13 @@
 // The kernel's conntrack events through Debian's `conntrack` tool (conntrack-tools) as a child
-// process. Why a child rather than our own netlink socket: the tool drains the socket in its own
-// process (a busy or GC-pausing event loop does not stall the kernel queue), it can size the
-// socket buffer beyond net.core.rmem_max (SO_RCVBUFFORCE), and it reports overflows (ENOBUFS) and
-// keeps going. The `netlink` npm package, by contrast, aborts the whole process on ENOBUFS (see
-// agent/dataplane/rtnl-multicast.ts, whose own reader replaces it for rtnetlink only).
+// process: the recorder's first event source, kept as `eventSource: "conntrack-tool"` for the
+// benchmark's same-run baseline. The default is the addon's reader (ct-netlink.ts): conntrack-tools
+// leaves its event socket at the node's rmem_default, so bursts overflow it (docs/snat-records.md).
 import { execa, type ResultPromise } from 'execa';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
+import type { ConntrackEventHandlers, ConntrackEventSource, EventSocketInfo } from './ct-netlink.js';
 import { ConntrackParseError, parseConntrackXmlLine } from './conntrack-xml.js';
-import { readEventSocket } from './event-socket.js';
+import { eventSocketBuffer, readEventSocket } from './event-socket.js';
 import type { ConntrackEvent } from './types.js';
 
 /**
@@ -67,15 +66,6 @@ export function classifyStderrLine(line: string): ConntrackNotice {
   return { kind: 'other', text: line.trim() };
 }
 
-export interface ConntrackEventHandlers {
-  onEvent(ev: ConntrackEvent, receivedAtMs: number): void;
-  onParseError(err: ConntrackParseError): void;
-  /** The kernel dropped events because the socket buffer was full. */
-  onOverflow(): void;
-  /** The process ended without stop() being called. */
-  onExit(reason: string): void;
-}
-
 export interface ConntrackProcessOptions {
   /** The conntrack executable (default "conntrack" from PATH). */
   command?: string;
@@ -86,7 +76,7 @@ export interface ConntrackProcessOptions {
 }
 
 /** `conntrack -E -e NEW,DESTROY -o xml,ktimestamp,id --buffer-size N`, parsed line by line. */
-export class ConntrackEventProcess {
+export class ConntrackEventProcess implements ConntrackEventSource {
   private child: ResultPromise | null = null;
   private stopping = false;
 
@@ -137,7 +127,7 @@ export class ConntrackEventProcess {
         try {
           ev = parseConntrackXmlLine(line);
         } catch (err) {
-          if (err instanceof ConntrackParseError) return this.handlers.onParseError(err);
+          if (err instanceof ConntrackParseError) return this.handlers.onParseError(err.message, 1);
           throw err;
         }
         if (ev) this.handlers.onEvent(ev, receivedAt);
@@ -147,7 +137,7 @@ export class ConntrackEventProcess {
         if (n.kind === 'buffer') {
           subscribed();
         } else if (n.kind === 'overflow') {
-          this.handlers.onOverflow();
+          this.handlers.onOverflow(1);
         } else if (n.kind === 'other') {
           stderrTail.push(n.text);
           if (stderrTail.length > 5) stderrTail.shift();
@@ -168,6 +158,17 @@ export class ConntrackEventProcess {
     });
   }
 
+  /** The event socket found through /proc (drops) and `ss` (its real buffer). */
+  async socket(): Promise<EventSocketInfo> {
+    const sock = this.pid === undefined ? undefined : readEventSocket(this.pid);
+    return { drops: sock ? sock.drops : null, bufferBytes: sock ? ((await eventSocketBuffer(sock.portid).catch(() => undefined)) ?? null) : null };
+  }
+
+  drops(): number | null {
+    const sock = this.pid === undefined ? undefined : readEventSocket(this.pid);
+    return sock ? sock.drops : null;
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     if (!child) return;
@@ -176,44 +177,5 @@ export class ConntrackEventProcess {
     const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
     await child;
     clearTimeout(timer);
-  }
-}
-
-/** A table dump (per family) that takes longer is killed, so a hung conntrack never holds a resync open. */
-const DUMP_TIMEOUT_MS = 30_000;
-
-/**
- * Every entry of the conntrack table (IPv4 then IPv6) through `conntrack -L -o xml,ktimestamp,id`,
- * streamed to `onEntry`. Rejects when conntrack fails.
- */
-export async function dumpConntrack(
-  onEntry: (ev: ConntrackEvent) => void,
-  onParseError: (err: ConntrackParseError) => void,
-  command = 'conntrack',
-  opts: { timeoutMs?: number } = {},
-): Promise<void> {
-  const timeoutMs = opts.timeoutMs ?? DUMP_TIMEOUT_MS;
-  for (const family of ['ipv4', 'ipv6']) {
-    const args = ['-L', '-f', family, '-o', 'xml,ktimestamp,id'];
-    const child = execa(command, args, { buffer: false, stdin: 'ignore', reject: false, cleanup: true, timeout: timeoutMs });
-    const errors: string[] = [];
-    pipeLines(child.stdout, (line) => {
-      try {
-        const ev = parseConntrackXmlLine(line);
-        if (ev) onEntry(ev);
-      } catch (err) {
-        if (err instanceof ConntrackParseError) onParseError(err);
-        else throw err;
-      }
-    });
-    pipeLines(child.stderr, (line) => {
-      const n = classifyStderrLine(line);
-      if (n.kind === 'other') errors.push(n.text);
-    });
-    const r = await child;
-    if (r.timedOut) throw new Error(`${command} ${args.join(' ')} timed out after ${timeoutMs} ms`);
-    if (r.exitCode !== 0) {
-      throw new Error(`${command} ${args.join(' ')} failed (${r.exitCode === undefined ? (r.originalMessage ?? 'did not run') : `exit ${r.exitCode}`}): ${errors.join(' | ') || 'no error output'}`);
-    }
   }
 }

@@ -1,17 +1,19 @@
 // The SNAT mapping recorder the daemon runs: conntrack events in, record lines out (files with
-// rotation, optionally stdout), flow counts and loss counters for /status and /metrics.
+// rotation, optionally stdout), flow counts, SNAT port capacity and loss counters for /status and
+// /metrics.
 import type { Logger } from '../lib/log.js';
 import { readSysctl, writeSysctl } from '../dataplane/sysctl.js';
 import { classifyFlow, localAddressSet, type IsLocalAddress } from './classify.js';
 import type { SnatRecordsConfig } from './config.js';
-import { ConntrackEventProcess, dumpConntrack } from './conntrack-process.js';
-import { eventSocketBuffer, readEventSocket } from './event-socket.js';
-import type { ConntrackParseError } from './conntrack-xml.js';
+import { ConntrackEventProcess } from './conntrack-process.js';
+import { dumpConntrack, NetlinkConntrackEvents, type ConntrackEventHandlers, type ConntrackEventSource } from './ct-netlink.js';
 import { FlowCounts } from './flow-counts.js';
+import { SnatPorts, type PortKey } from './port-capacity.js';
+import { readSnatPortRange, rangeSize, type PortRange } from './port-range.js';
 import { formatRecord, gapRecord, toRecord } from './record.js';
 import { RotatingRecordWriter } from './rotating-writer.js';
 import type { ConntrackEvent, GapRecord, RecordLine, SnatStatus } from './types.js';
-import { guardedTimeout } from '../lib/guard.js';
+import { guardedInterval, guardedTimeout } from '../lib/guard.js';
 
 export interface SysctlAccess {
   read(key: string): Promise<string | undefined>;
@@ -25,6 +27,10 @@ export interface SnatRecorderDeps {
   isLocal?: IsLocalAddress;
   sysctl?: SysctlAccess;
   now?: () => number;
+  /** The SNAT rule's port range (default: read from iptables-save at start and every minute). */
+  portRange?: () => Promise<PortRange>;
+  /** The table dump (default: the addon's, synchronous). */
+  dump?: typeof dumpConntrack;
 }
 
 /**
@@ -38,19 +44,37 @@ const REQUIRED_SYSCTLS: { key: string; value: string; unless?: string[] }[] = [
   { key: 'net/netfilter/nf_conntrack_events', value: '1', unless: ['1', '2'] },
 ];
 
+/** Port keys in status and metrics: the tightest ones (a key per destination would be unbounded). */
+const PORT_KEYS_REPORTED = 20;
 const RESTART_BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000];
 /** Overflows are logged at most this often (a burst reports ENOBUFS many times). */
 const OVERFLOW_LOG_INTERVAL_MS = 10_000;
 /** Overflows within this window share one gap marker. */
 const GAP_COALESCE_MS = 1000;
-/** After lost events, resynchronise the flow counts once things calm down, at most this often. */
-const RESYNC_MIN_INTERVAL_MS = 60_000;
-const RESYNC_QUIET_MS = 5000;
+/**
+ * After lost events, a table dump recovers the flows whose NEW was lost (while they last: short
+ * flows may be gone) and corrects the counts. The dump blocks the event loop (a big table takes
+ * hundreds of ms, while events queue), so it waits until a second passed without a new loss, and
+ * runs at most every 10 s: under sustained overload it would only add to the loss.
+ */
+const RESYNC_QUIET_MS = 1000;
+const RESYNC_MIN_INTERVAL_MS = 10_000;
+/** Port capacity warnings for one key are repeated at most this often. */
+const PORT_WARN_INTERVAL_MS = 60_000;
+const PORT_RANGE_REFRESH_MS = 60_000;
 
 export class SnatRecorder {
   private readonly writer: RotatingRecordWriter;
-  private readonly process: ConntrackEventProcess;
+  private readonly source: ConntrackEventSource;
   private readonly counts = new FlowCounts();
+  private readonly ports = new SnatPorts(rangeSize({ min: 1024, max: 65535 }));
+  private readonly portRange: () => Promise<PortRange>;
+  private readonly dump: typeof dumpConntrack;
+  private portRangeTimer: NodeJS.Timeout | null = null;
+  private readonly portWarnedAt = new Map<PortKey, number>();
+  private portWarnings = 0;
+  private recovered = 0;
+  private resyncPending = false;
   private readonly isLocal: IsLocalAddress;
   private readonly sysctl: SysctlAccess;
   private readonly now: () => number;
@@ -76,7 +100,6 @@ export class SnatRecorder {
   private restartTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
   private lastResyncAt = -Infinity;
-  private resyncRunning: Promise<void> | null = null;
 
   constructor(readonly config: SnatRecordsConfig, deps: SnatRecorderDeps) {
     this.log = deps.logger.child({ component: 'snat-records' });
@@ -88,15 +111,18 @@ export class SnatRecorder {
       now: this.now,
       onError: (err) => this.fail(err.message),
     });
-    this.process = new ConntrackEventProcess(
-      { command: config.conntrackCommand, bufferBytes: config.socketBufferBytes },
-      {
-        onEvent: (ev, at) => this.onEvent(ev, at),
-        onParseError: (err) => this.onParseError(err),
-        onOverflow: () => this.onOverflow(),
-        onExit: (reason) => this.onProcessExit(reason),
-      },
-    );
+    this.portRange = deps.portRange ?? readSnatPortRange;
+    this.dump = deps.dump ?? dumpConntrack;
+    const handlers: ConntrackEventHandlers = {
+      onEvent: (ev, at) => this.onEvent(ev, at),
+      onParseError: (message, count) => this.onParseError(message, count),
+      onOverflow: (reports) => this.onOverflow(reports),
+      onBatchEnd: () => this.onBatchEnd(),
+      onExit: (reason) => this.onProcessExit(reason),
+    };
+    this.source = config.eventSource === 'conntrack-tool'
+      ? new ConntrackEventProcess({ command: config.conntrackCommand, bufferBytes: config.socketBufferBytes }, handlers)
+      : new NetlinkConntrackEvents(config.socketBufferBytes, handlers);
   }
 
   /** Sets the sysctls, opens the record directory, subscribes to conntrack events and counts the flows already there. */
@@ -105,7 +131,8 @@ export class SnatRecorder {
     await this.ensureSysctls();
     try {
       this.writer.open();
-      await this.process.start();
+      await this.refreshPortRange();
+      await this.source.start();
     } catch (err) {
       this.writer.close();
       this.lastError = (err as Error).message;
@@ -113,17 +140,27 @@ export class SnatRecorder {
     }
     this.running = true;
     await this.inspectEventSocket();
-    this.log.info({ dir: this.config.dir, socketBufferBytes: this.socketBufferBytes, command: this.config.conntrackCommand }, 'recording SNAT mappings from conntrack events');
-    // Counting the flows already in the table can take a while on a big table: not on the start path.
-    void this.resync('start');
+    this.log.info({ dir: this.config.dir, socketBufferBytes: this.socketBufferBytes, eventSource: this.config.eventSource, portRange: this.ports.range },
+      'recording SNAT mappings from conntrack events');
+    // The flows already in the table (no records: they predate us, their starts were not lost).
+    this.resync('start');
+    this.portRangeTimer = guardedInterval('snat records: port range refresh', () => this.refreshPortRange(), PORT_RANGE_REFRESH_MS);
+    this.portRangeTimer.unref();
+  }
+
+  private async refreshPortRange(): Promise<void> {
+    try {
+      this.ports.setRange(rangeSize(await this.portRange()));
+    } catch (err) {
+      this.fail(`reading the SNAT port range: ${(err as Error).message}`);
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.restartTimer, this.resyncTimer, this.gapTimer]) if (t) clearTimeout(t);
-    this.restartTimer = this.resyncTimer = this.gapTimer = null;
-    await this.process.stop();
-    await this.resyncRunning;
+    for (const t of [this.restartTimer, this.resyncTimer, this.gapTimer, this.portRangeTimer]) if (t) clearTimeout(t);
+    this.restartTimer = this.resyncTimer = this.gapTimer = this.portRangeTimer = null;
+    await this.source.stop();
     this.running = false;
     this.flushGap();
     this.writer.close();
@@ -147,33 +184,37 @@ export class SnatRecorder {
       lastError: this.lastError,
       flows: this.counts.current(),
       flowsStarted: { ...this.counts.started },
+      recovered: this.recovered,
+      ports: this.portStatus(),
     };
   }
 
-  /**
-   * Finds the event socket of the conntrack process and asks the kernel for its real buffer: warn
-   * when it is smaller than configured (conntrack-tools applies --buffer-size to another socket).
-   */
+  /** The tightest SNAT port keys (the metrics export these, not every key). */
+  private portStatus(): SnatStatus['ports'] {
+    const top = this.ports.usage(PORT_KEYS_REPORTED);
+    return { range: this.ports.range, warnRatio: this.config.portWarnRatio, warnings: this.portWarnings, tightest: top };
+  }
+
+  /** Asks the kernel for the event socket's real buffer: warn when it is smaller than configured. */
   private async inspectEventSocket(): Promise<void> {
-    const pid = this.process.pid;
-    const sock = pid === undefined ? undefined : readEventSocket(pid);
-    this.dropsNow = sock ? sock.drops : null;
-    this.socketBufferBytes = sock ? ((await eventSocketBuffer(sock.portid).catch(() => undefined)) ?? null) : null;
+    const sock = await this.source.socket();
+    this.dropsNow = sock.drops;
+    this.socketBufferBytes = sock.bufferBytes;
+    // The kernel doubles the request (SO_RCVBUF bookkeeping): less than the request means it was capped.
     if (this.socketBufferBytes !== null && this.socketBufferBytes < this.config.socketBufferBytes) {
       this.log.warn(
-        { socketBufferBytes: this.socketBufferBytes, requested: this.config.socketBufferBytes },
-        'the conntrack event socket did not get the configured buffer (conntrack-tools sets --buffer-size on another socket; ' +
-          'the event socket has the node\'s net.core.rmem_default): bursts of new flows may overflow it',
+        { socketBufferBytes: this.socketBufferBytes, requested: this.config.socketBufferBytes, eventSource: this.config.eventSource },
+        'the conntrack event socket did not get the configured buffer (no CAP_NET_ADMIN for SO_RCVBUFFORCE, or conntrack-tools, ' +
+          'which sets --buffer-size on another socket): bursts of new flows may overflow it',
       );
     }
   }
 
-  /** The kernel's drop counter of the current event socket (cheap: one small /proc read). */
+  /** The kernel's drop counter of the current event socket (cheap: one getsockopt or /proc read). */
   private readDrops(): void {
-    const pid = this.process.pid;
-    if (pid === undefined || !this.running) return;
-    const sock = readEventSocket(pid);
-    if (sock) this.dropsNow = sock.drops;
+    if (!this.running) return;
+    const d = this.source.drops();
+    if (d !== null) this.dropsNow = d;
   }
 
   private async ensureSysctls(): Promise<void> {
@@ -201,24 +242,53 @@ export class SnatRecorder {
     this.eventsReceived++;
     const cls = classifyFlow(ev, this.isLocal);
     if (ev.type === 'new') {
+      const key = cls === 'snat' ? this.ports.onNew(ev) : null;
+      if (key === undefined) {
+        // Recovered from a dump already (its start record is written): the NEW was only queued
+        // behind the dump, not lost. Started, but already counted as current.
+        this.counts.started.snat++;
+        this.recovered--;
+        return;
+      }
       this.counts.onNew(ev.id, cls);
-      if (cls === 'snat' && this.config.recordStart) this.emit(toRecord(ev, receivedAt));
+      if (cls !== 'snat') return;
+      if (this.config.recordStart) this.emit(toRecord(ev, receivedAt));
+      if (key) this.checkPorts(key, receivedAt);
     } else if (ev.type === 'destroy') {
       this.counts.onDestroy(ev.id, cls);
-      if (cls === 'snat') this.emit(toRecord(ev, receivedAt));
+      if (cls !== 'snat') return;
+      this.ports.onDestroy(ev.id);
+      this.emit(toRecord(ev, receivedAt));
     }
   }
 
-  private onParseError(err: ConntrackParseError): void {
-    this.parseErrors++;
-    if (this.parseErrors <= 10 || this.parseErrors % 1000 === 0) this.log.warn({ err: err.message, parseErrors: this.parseErrors }, 'unparsable conntrack event line');
+  /** Warns (per key, at most once a minute) when a key's ports in use cross the warning ratio. */
+  private checkPorts(key: PortKey, now: number): void {
+    const range = this.ports.range;
+    if (key.inUse < this.config.portWarnRatio * range) return;
+    const last = this.portWarnedAt.get(key);
+    if (last !== undefined && now - last < PORT_WARN_INTERVAL_MS) return;
+    this.portWarnedAt.set(key, now);
+    if (this.portWarnedAt.size > PORT_KEYS_REPORTED * 4) {
+      for (const [k] of this.portWarnedAt) if (k.inUse === 0 || now - this.portWarnedAt.get(k)! >= PORT_WARN_INTERVAL_MS) this.portWarnedAt.delete(k);
+    }
+    this.portWarnings++;
+    this.log.warn(
+      { proto: key.proto, snatAddress: key.snat, destination: key.dst, destinationPort: key.dport, portsInUse: key.inUse, portRange: range, ratio: key.inUse / range },
+      'SNAT source ports to this destination are running out: new flows will fail (conntrack insert_failed) once none is free',
+    );
   }
 
-  private onOverflow(): void {
+  private onParseError(message: string, count: number): void {
+    this.parseErrors += count;
+    if (this.parseErrors <= 10 || this.parseErrors % 1000 === 0) this.log.warn({ err: message, parseErrors: this.parseErrors }, 'unparsable conntrack event');
+  }
+
+  private onOverflow(reports: number): void {
     const now = this.now();
-    this.overflows++;
+    this.overflows += reports;
     this.lastOverflowAt = now;
-    this.overflowsSinceLog++;
+    this.overflowsSinceLog += reports;
     if (now - this.lastOverflowLogAt >= OVERFLOW_LOG_INTERVAL_MS) {
       this.readDrops();
       this.log.warn(
@@ -228,18 +298,31 @@ export class SnatRecorder {
       this.overflowsSinceLog = 0;
       this.lastOverflowLogAt = now;
     }
-    this.noteGap('overflow', now);
-    this.scheduleResync();
+    this.noteGap('overflow', now, reports);
+    this.resyncPending = true;
   }
 
-  private noteGap(reason: GapRecord['reason'], at: number): void {
+  /** After a batch that reported losses: recover from a dump once losses stopped for a while. */
+  private onBatchEnd(): void {
+    if (!this.resyncPending || this.stopped) return;
+    this.resyncPending = false;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    const wait = Math.max(RESYNC_QUIET_MS, this.lastResyncAt + RESYNC_MIN_INTERVAL_MS - this.now());
+    this.resyncTimer = guardedTimeout('snat records: resync', () => {
+      this.resyncTimer = null;
+      this.resync('overflow');
+    }, wait);
+    this.resyncTimer.unref();
+  }
+
+  private noteGap(reason: GapRecord['reason'], at: number, count = 1): void {
     if (this.pendingGap && this.pendingGap.reason === reason) {
       this.pendingGap.last = at;
-      this.pendingGap.count++;
+      this.pendingGap.count += count;
       return;
     }
     this.flushGap();
-    this.pendingGap = { reason, first: at, last: at, count: 1 };
+    this.pendingGap = { reason, first: at, last: at, count };
     this.gapTimer = guardedTimeout('snat records: gap record', () => this.flushGap(), GAP_COALESCE_MS);
     this.gapTimer.unref();
   }
@@ -257,7 +340,7 @@ export class SnatRecorder {
     this.dropsBefore += this.dropsNow ?? 0;
     this.dropsNow = null;
     this.restarts++;
-    this.fail(`conntrack event process ended: ${reason}`);
+    this.fail(`conntrack event source ended: ${reason}`);
     this.noteGap('restart', this.now());
     this.scheduleRestart(0);
   }
@@ -268,15 +351,15 @@ export class SnatRecorder {
     this.restartTimer = guardedTimeout('snat records: conntrack restart', () => {
       this.restartTimer = null;
       if (this.stopped) return;
-      this.process.start().then(
+      this.source.start().then(
         async () => {
           this.running = true;
           await this.inspectEventSocket();
-          this.log.info({ attempt: attempt + 1 }, 'conntrack event process restarted');
-          void this.resync('restart');
+          this.log.info({ attempt: attempt + 1 }, 'conntrack event source restarted');
+          this.resync('restart');
         },
         (err: Error) => {
-          this.fail(`restarting the conntrack event process: ${err.message}`);
+          this.fail(`restarting the conntrack event source: ${err.message}`);
           this.scheduleRestart(attempt + 1);
         },
       );
@@ -284,42 +367,37 @@ export class SnatRecorder {
     this.restartTimer.unref();
   }
 
-  /** After lost events the flow counts drift; recount from a dump once the burst has calmed. */
-  private scheduleResync(): void {
-    if (this.resyncTimer) clearTimeout(this.resyncTimer);
-    const wait = Math.max(RESYNC_QUIET_MS, this.lastResyncAt + RESYNC_MIN_INTERVAL_MS - this.now());
-    this.resyncTimer = guardedTimeout('snat records: resync', () => {
-      this.resyncTimer = null;
-      return this.resync('overflow');
-    }, wait);
-    this.resyncTimer.unref();
-  }
-
-  private async resync(trigger: string): Promise<void> {
-    if (this.resyncRunning || this.stopped) return;
+  /**
+   * Reconciles the flow counts and the open SNAT flows with a table dump. Synchronous (the native
+   * dump), so no event interleaves. After a loss (not at start: those flows predate us), SNAT flows
+   * the dump shows that we never saw start get their start record, marked `recovered`.
+   */
+  private resync(trigger: 'start' | 'restart' | 'overflow'): void {
+    if (this.stopped) return;
+    this.resyncPending = false;
     this.lastResyncAt = this.now();
+    const at = this.now();
+    const snat: ConntrackEvent[] = [];
     this.counts.beginResync();
-    const run = dumpConntrack(
-      (ev) => this.counts.onDumped(ev.id, classifyFlow(ev, this.isLocal)),
-      (err) => this.onParseError(err),
-      this.config.conntrackCommand,
-    ).then(
-      () => {
-        if (this.counts.abandoned) {
-          this.log.warn({ trigger }, 'flow count resync abandoned: too many events while the table was dumped; counts stay event-tracked');
-          return;
-        }
-        this.counts.endResync();
-        this.log.debug({ trigger, flows: this.counts.current() }, 'flow counts resynchronised from the conntrack table');
-      },
-      (err: Error) => {
-        this.counts.abortResync();
-        this.fail(`counting flows from the conntrack table: ${err.message}`);
-      },
-    );
-    this.resyncRunning = run;
-    await run;
-    this.resyncRunning = null;
+    try {
+      const r = this.dump((ev) => {
+        const cls = classifyFlow(ev, this.isLocal);
+        this.counts.onDumped(ev.id, cls);
+        if (cls === 'snat') snat.push(ev);
+      });
+      if (r.malformed > 0) this.onParseError('malformed conntrack dump entries', r.malformed);
+      this.counts.endResync();
+      const unknown = this.ports.reconcile(snat);
+      if (trigger !== 'start' && this.config.recordStart) {
+        for (const ev of unknown) this.emit({ ...toRecord({ ...ev, type: 'new' }, at), recovered: true });
+        this.recovered += unknown.length;
+      }
+      this.log.debug({ trigger, flows: this.counts.current(), entries: r.entries, recovered: trigger === 'start' ? 0 : unknown.length, interrupted: r.interrupted },
+        'flow state resynchronised from the conntrack table');
+    } catch (err) {
+      this.counts.abortResync();
+      this.fail(`reading the conntrack table: ${(err as Error).message}`);
+    }
   }
 
   /** Records the error for status; logs it unless the same error was logged in the last 10 s (disk full repeats per batch). */

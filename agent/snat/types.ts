@@ -1,5 +1,6 @@
 // Domain types of the SNAT mapping records: what the kernel tells us about a flow (a conntrack
 // event), how we classify it, and the JSON record we retain for lookups.
+import type { PortUsage } from './port-capacity.js';
 
 /** One direction of a conntrack tuple. Ports are null for protocols without ports (ICMP, GRE...). */
 export interface TupleSide {
@@ -14,7 +15,7 @@ export interface Counters {
   bytes: number;
 }
 
-/** A conntrack NEW or DESTROY event (or one entry of a table dump), as parsed from `conntrack -o xml`. */
+/** A conntrack NEW or DESTROY event (or one entry of a table dump), from the addon's reader or `conntrack -o xml`. */
 export interface ConntrackEvent {
   type: 'new' | 'destroy' | 'update' | 'entry';
   family: 4 | 6;
@@ -58,6 +59,11 @@ export interface SnatRecord {
   bytes: { orig: number; reply: number } | null;
   packets: { orig: number; reply: number } | null;
   id: number;
+  /**
+   * A start record written from a table dump after events were lost (its NEW event was among them):
+   * `start` is the kernel's start time when timestamps were on, else the dump's time.
+   */
+  recovered?: true;
 }
 
 /**
@@ -101,4 +107,8 @@ export interface SnatStatus {
   flows: { snat: number; forwarded: number };
   /** Flows seen starting since the agent started, by class. */
   flowsStarted: { snat: number; forwarded: number };
+  /** Start records recovered from table dumps after losses, whose NEW event never came (it was lost). */
+  recovered: number;
+  /** SNAT source-port capacity: the NAT rule's range per key, the warning ratio, and the tightest keys. */
+  ports: { range: number; warnRatio: number; warnings: number; tightest: PortUsage[] };
 }

@@ -1,11 +1,12 @@
-// N-API glue for the BFD engine ("bfd-js"), plus the rtnetlink listener (rtnl_reader.cc). JS
-// configures sessions and reads status; the engine thread reports state changes in batches through
-// ONE ThreadSafeFunction (never per packet).
+// N-API glue for the BFD engine ("bfd-js"), plus the rtnetlink and conntrack listeners
+// (rtnl_reader.cc, ct_reader.cc). JS configures sessions and reads status; the engine thread
+// reports state changes in batches through ONE ThreadSafeFunction (never per packet).
 #include <napi.h>
 
 #include <memory>
 
 #include "io/engine.h"
+#include "ct_reader.h"
 #include "mem/release.h"
 #include "rtnl_reader.h"
 
@@ -345,7 +346,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array bounds = Napi::Array::New(env, bfd::kDetectLatenessBuckets - 1);
   for (size_t k = 0; k + 1 < bfd::kDetectLatenessBuckets; k++) bounds.Set(uint32_t(k), double(bfd::kDetectLatenessBoundsUs[k]));
   exports.Set("detectLatenessBoundsUs", bounds);
-  exports.Set("abiVersion", Napi::Number::New(env, 5));
+  DefineConntrack(env, exports);
+  exports.Set("abiVersion", Napi::Number::New(env, 6));
   return exports;
 }
 

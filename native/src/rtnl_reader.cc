@@ -1,156 +1,22 @@
-// N-API glue for rtnetlink change notifications: new RtnlReader(groups, receiveBufferBytes, onBatch).
-// Reads on the Node event loop (uv_poll, level-triggered): each readable event reads one batch of
-// datagrams and makes ONE call into JS, onBatch(datagrams | null, overflows, truncated, error | null),
-// never one per message. Overflows (ENOBUFS) are counted, not fatal, and reading goes on.
-//
-// Why not the `netlink` package's socket: when the kernel flags an overflow while its poll waits,
-// epoll reports EPOLLERR, libuv passes UV_EBADF to the poll callback, and the package builds an
-// error with a NULL syscall name; Napi::String::New(NULL) throws a C++ exception through libuv and
-// std::terminate aborts the process. A JS exception from a listener ends the same way there.
+// rtnetlink change notifications: the datagrams as read, for JS to split and parse (see nl_reader.h).
 #include "rtnl_reader.h"
 
-#include <uv.h>
-#include <unistd.h>
+#include <linux/netlink.h>
 
-#include <cmath>
-#include <memory>
-#include <vector>
-
-#include "io/rtnl_socket.h"
+#include "nl_reader.h"
 
 namespace {
 
-// One batch: over a thousand notifications, small enough that JS handles it in a few ms before the
-// event loop moves on (the rest stays queued in the socket and is read next turn), and little
-// resident memory in a Pod limited to 64 MiB.
-constexpr size_t kBatchBytes = 256 * 1024;
-constexpr const char* kOnBatch = "onBatch";
-
-class RtnlReader : public Napi::ObjectWrap<RtnlReader> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "RtnlReader",
-                       {InstanceMethod<&RtnlReader::Close>("close"), InstanceMethod<&RtnlReader::Info>("info")});
+struct RtnlTraits {
+  static constexpr const char* kClassName = "RtnlReader";
+  static constexpr const char* kAsyncName = "egress-agent:RtnlReader";
+  static constexpr const char* kWhat = "rtnetlink listener";
+  static constexpr int kProtocol = NETLINK_ROUTE;
+  Napi::Value Payload(Napi::Env env, const uint8_t* buf, size_t bytes, uint32_t& /*malformed*/) {
+    return Napi::Buffer<uint8_t>::Copy(env, buf, bytes);
   }
-
-  explicit RtnlReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RtnlReader>(info), buf_(kBatchBytes) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "groups must be an array of multicast group numbers");
-    Napi::Array arr = info[0].As<Napi::Array>();
-    std::vector<uint32_t> groups;
-    for (uint32_t i = 0; i < arr.Length(); i++) groups.push_back(Integer(env, arr.Get(i), "multicast group", 1, 1023));
-    const int size = int(Integer(env, info[1], "receiveBufferBytes", 4096, 1 << 30));
-    if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "onBatch must be a function");
-    // On the object rather than in a persistent reference: a persistent reference is a GC root, and
-    // the callback's closure usually leads back to this object, which would then never be freed.
-    Value().DefineProperty(Napi::PropertyDescriptor::Value(kOnBatch, info[2], napi_default));
-
-    std::string err;
-    if (!rtnl::open_socket(groups, size, sock_, err)) throw Napi::Error::New(env, "rtnetlink listener: " + err);
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok) Fail(env, "napi_get_uv_event_loop failed");
-    poll_ = new uv_poll_t;
-    if (const int rc = uv_poll_init(loop, poll_, sock_.fd); rc != 0) {
-      delete poll_;
-      poll_ = nullptr;
-      Fail(env, std::string("uv_poll_init: ") + uv_strerror(rc));
-    }
-    poll_->data = this;
-    if (const int rc = uv_poll_start(poll_, UV_READABLE, OnPoll); rc != 0) Fail(env, std::string("uv_poll_start: ") + uv_strerror(rc));
-    async_ = std::make_unique<Napi::AsyncContext>(env, "egress-agent:RtnlReader", Value());
-    Ref();  // not collected while the socket is open: the poll handle points here
-  }
-
-  ~RtnlReader() override { StopPolling(); }
-
- private:
-  static uint32_t Integer(Napi::Env env, Napi::Value v, const char* what, uint32_t min, uint32_t max) {
-    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
-    if (!(d >= min && d <= max) || d != std::floor(d))
-      throw Napi::RangeError::New(env, std::string(what) + " must be an integer in " + std::to_string(min) + ".." + std::to_string(max));
-    return uint32_t(d);
-  }
-
-  [[noreturn]] void Fail(Napi::Env env, const std::string& what) {
-    StopPolling();
-    throw Napi::Error::New(env, "rtnetlink listener: " + what);
-  }
-
-  // Closes the poll handle, then the socket (libuv requires that order); idempotent.
-  void StopPolling() {
-    if (poll_) {
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
-    if (sock_.fd >= 0) {
-      close(sock_.fd);
-      sock_.fd = -1;
-    }
-  }
-
-  // After close() or a fatal error: no more events, and the object may be collected.
-  void Release() {
-    StopPolling();
-    if (!released_) {
-      released_ = true;
-      Unref();
-    }
-  }
-
-  static void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
-    if (auto* self = static_cast<RtnlReader*>(handle->data)) self->Pump(status);
-  }
-
-  void Pump(int status) {
-    rtnl::Batch b = rtnl::read_batch(sock_.fd, buf_.data(), buf_.size());
-    std::string error;
-    if (b.fatal != 0) {
-      error = std::string("recvmsg: ") + uv_err_name(-b.fatal) + " (" + uv_strerror(-b.fatal) + ")";
-    } else if (status < 0) {
-      // EPOLLERR while the socket held an error (the pending ENOBUFS, collected by the read above):
-      // libuv reported it as UV_EBADF and stopped the handle. Poll again.
-      if (const int rc = uv_poll_start(poll_, UV_READABLE, OnPoll); rc != 0) error = std::string("uv_poll_start: ") + uv_strerror(rc);
-    }
-    if (!error.empty()) StopPolling();
-    if (b.bytes == 0 && b.overflows == 0 && b.truncated == 0 && error.empty()) return;
-
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    Napi::Value batch = b.bytes > 0 ? Napi::Value(Napi::Buffer<uint8_t>::Copy(env, buf_.data(), b.bytes)) : env.Null();
-    Napi::Value err = error.empty() ? env.Null() : Napi::Value(Napi::String::New(env, "rtnetlink listener: " + error));
-    try {
-      Value().Get(kOnBatch).As<Napi::Function>().MakeCallback(
-          Value(), {batch, Napi::Number::New(env, b.overflows), Napi::Number::New(env, b.truncated), err}, *async_);
-    } catch (const Napi::Error& e) {
-      // A throwing callback becomes an ordinary uncaught JS exception; letting the C++ exception
-      // unwind into libuv would end in std::terminate.
-      napi_fatal_exception(env, e.Value());
-    }
-    if (!error.empty()) Release();
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    Release();
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Info(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("portId", double(sock_.port_id));
-    o.Set("receiveBufferBytes", double(sock_.receive_buffer));
-    o.Set("forced", sock_.forced);
-    return o;
-  }
-
-  std::vector<uint8_t> buf_;
-  rtnl::Socket sock_;
-  uv_poll_t* poll_ = nullptr;
-  std::unique_ptr<Napi::AsyncContext> async_;
-  bool released_ = false;
 };
 
 }  // namespace
 
-Napi::Function DefineRtnlReader(Napi::Env env) { return RtnlReader::Define(env); }
+Napi::Function DefineRtnlReader(Napi::Env env) { return nlreader::Reader<RtnlTraits>::Define(env); }

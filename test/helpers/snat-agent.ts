@@ -254,3 +254,33 @@ export async function udpBurst(lab: Lab, o: BurstOptions, from: LabNode = 'vpc')
   const r = await lab.exec(from, [process.execPath, '--input-type=module', '-e', UDP_BURST, JSON.stringify(args)], { timeout: o.maxMs + 10_000 });
   return JSON.parse(String(r.stdout).trim().split('\n').pop()!) as { sent: number; failed: number; ms: number };
 }
+
+export interface RateOptions {
+  src: string;
+  dst: string;
+  /** New flows per second, for `ms`. */
+  rate: number;
+  ms: number;
+  /** Destination ports start here (one per flow; see scripts/lab/udp-flows.mjs). */
+  basePort: number;
+}
+
+export interface RateResult {
+  sent: number;
+  failed: number;
+  ms: number;
+  sports: number[];
+  perSocket: number;
+  basePort: number;
+}
+
+/** Flow i's source and destination ports. */
+export function rateFlow(r: RateResult, i: number): { sport: number; dport: number } {
+  return { sport: r.sports[Math.floor(i / r.perSocket)]!, dport: r.basePort + (i % r.perSocket) };
+}
+
+/** New UDP flows at a fixed rate from the VPC client (scripts/lab/udp-flows.mjs). */
+export async function udpFlowsAtRate(lab: Lab, o: RateOptions, from: LabNode = 'vpc'): Promise<RateResult> {
+  const r = await lab.exec(from, [process.execPath, join(ROOT, 'scripts/lab/udp-flows.mjs'), JSON.stringify(o)], { timeout: o.ms + 30_000 });
+  return JSON.parse(String(r.stdout).trim().split('\n').pop()!) as RateResult;
+}

@@ -116,13 +116,13 @@ t.test('upstream: probes with upstream disabled are a warning; without families 
 
 t.test('snat records: values from every source, bad ones named', async (t) => {
   const r = loadConfig({
-    env: { ...V4, EGRESS_AGENT_SNAT_RECORDS_DIR: '/records', EGRESS_AGENT_SNAT_RECORDS_MAX_FILES: '8' },
+    env: { ...V4, EGRESS_AGENT_SNAT_RECORDS_DIR: '/records', EGRESS_AGENT_SNAT_RECORDS_MAX_FILES: '8', EGRESS_AGENT_SNAT_RECORDS_PORT_WARN_PERCENT: '90' },
     flags: { snatRecordsStdout: true, snatRecordsMaxFileBytes: '1048576', snatRecordsEnabled: 'false' },
   });
   t.ok(r.ok);
   if (r.ok) {
     t.same(r.config.snatRecords, {
-      enabled: false, dir: '/records', maxFileBytes: 1048576, maxFiles: 8, maxAgeMs: 86_400_000, stdout: true, recordStart: true, socketBufferBytes: 8_388_608,
+      enabled: false, dir: '/records', maxFileBytes: 1048576, maxFiles: 8, maxAgeMs: 86_400_000, stdout: true, recordStart: true, socketBufferBytes: 8_388_608, portWarnRatio: 0.9,
     });
   }
   const errors = errorsOf({
@@ -132,6 +132,7 @@ t.test('snat records: values from every source, bad ones named', async (t) => {
     EGRESS_AGENT_SNAT_RECORDS_MAX_FILES: '0',
     EGRESS_AGENT_SNAT_RECORDS_MAX_AGE_MS: '10',
     EGRESS_AGENT_SNAT_RECORDS_STDOUT: 'maybe',
+    EGRESS_AGENT_SNAT_RECORDS_PORT_WARN_PERCENT: '0',
   });
   t.same(brief(errors).map((e) => [e.key, e.value, e.message]), [
     ['EGRESS_AGENT_SNAT_RECORDS_DIR', 'records', 'must be an absolute path'],
@@ -139,6 +140,7 @@ t.test('snat records: values from every source, bad ones named', async (t) => {
     ['EGRESS_AGENT_SNAT_RECORDS_MAX_FILES', '0', 'must be an integer between 1 and 10000'],
     ['EGRESS_AGENT_SNAT_RECORDS_MAX_AGE_MS', '10', 'must be an integer between 1000 and 31622400000'],
     ['EGRESS_AGENT_SNAT_RECORDS_STDOUT', 'maybe', 'expected true or false'],
+    ['EGRESS_AGENT_SNAT_RECORDS_PORT_WARN_PERCENT', '0', 'must be an integer between 1 and 100'],
   ]);
 });
 

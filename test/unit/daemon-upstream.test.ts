@@ -65,6 +65,7 @@ class FakeRecorder implements SnatRecorderPort {
     return {
       running: true, dir: this.config.dir, currentFile: null, socketBufferBytes: 212992, eventsDropped: 0, eventsReceived: 12, recordsWritten: 9,
       recordsDropped: 0, overflows: 1, lastOverflowAt: null, parseErrors: 0, restarts: 0, lastError: null, flows: { snat: 2, forwarded: 0 }, flowsStarted: { snat: 6, forwarded: 0 },
+      recovered: 0, ports: { range: 64512, warnRatio: 0.8, warnings: 0, tightest: [] },
     };
   }
 }
@@ -115,7 +116,7 @@ function setup(t: Test, over: (dir: string) => Partial<GatewayConfig> = () => ({
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const config = testConfig(dir, {
     upstream: UPSTREAM,
-    snatRecords: { enabled: true, dir: join(dir, 'records'), maxFileBytes: 1 << 20, maxFiles: 4, maxAgeMs: 3_600_000, stdout: false, recordStart: true, socketBufferBytes: 1 << 20 },
+    snatRecords: { enabled: true, dir: join(dir, 'records'), maxFileBytes: 1 << 20, maxFiles: 4, maxAgeMs: 3_600_000, stdout: false, recordStart: true, socketBufferBytes: 1 << 20, portWarnRatio: 0.8 },
     ...over(dir),
   });
   const ports = new Ports({ ok: true, config });
@@ -264,7 +265,7 @@ t.test('SNAT records: started with the configured settings, counters in /status 
   const rec = ports.recorders[0]!;
   t.same(rec.config, {
     enabled: true, dir: join(dir, 'records'), maxFileBytes: 1 << 20, maxFiles: 4, maxAgeMs: 3_600_000, stdout: false, recordStart: true,
-    socketBufferBytes: 1 << 20, conntrackCommand: 'conntrack',
+    socketBufferBytes: 1 << 20, portWarnRatio: 0.8, conntrackCommand: 'conntrack', eventSource: 'netlink',
   });
   t.match(daemon.status().snatRecords, { off: null, recorder: { recordsWritten: 9, overflows: 1, flows: { snat: 2 } } });
   const metrics = (await get(daemon, '/metrics')).body;
@@ -276,7 +277,7 @@ t.test('SNAT records: started with the configured settings, counters in /status 
 });
 
 t.test('SNAT records: disabled, or failing to start, never stop the agent; /status says why', async (t) => {
-  const off = setup(t, (dir) => ({ snatRecords: { enabled: false, dir, maxFileBytes: 1 << 20, maxFiles: 4, maxAgeMs: 3_600_000, stdout: false, recordStart: true, socketBufferBytes: 1 << 20 } }));
+  const off = setup(t, (dir) => ({ snatRecords: { enabled: false, dir, maxFileBytes: 1 << 20, maxFiles: 4, maxAgeMs: 3_600_000, stdout: false, recordStart: true, socketBufferBytes: 1 << 20, portWarnRatio: 0.8 } }));
   await off.daemon.start();
   t.equal(off.ports.recorders.length, 0);
   t.same(off.daemon.status().snatRecords, { off: 'disabled by configuration (snatRecords.enabled is false)', recorder: null });

@@ -67,7 +67,7 @@ class FakeReaders {
       close: () => {
         r.closed = true;
       },
-      info: () => ({ portId: 1000 + this.readers.length, receiveBufferBytes: 2 * bytes, forced: true }),
+      info: () => ({ portId: 1000 + this.readers.length, receiveBufferBytes: 2 * bytes, forced: true, drops: 0 }),
     };
     return native;
   };

@@ -177,6 +177,7 @@ t.test('metrics: the observability sources (interfaces, conntrack, SNAT recorder
       running: true, dir: '/r', currentFile: null, socketBufferBytes: 212992, eventsDropped: 5, eventsReceived: 90, recordsWritten: snat.recordsWritten,
       recordsDropped: 0, overflows: snat.overflows, lastOverflowAt: null, parseErrors: 0, restarts: 0, lastError: null,
       flows: { snat: 3, forwarded: 1 }, flowsStarted: { snat: 10, forwarded: 2 },
+      recovered: 0, ports: { range: 64512, warnRatio: 0.8, warnings: 0, tightest: [] },
     }),
     sysClassNet: `${dir}/net`, procSys: `${dir}/sys`, conntrackStat: `${dir}/missing`,
   });

@@ -37,7 +37,14 @@ function fakeKernel(t: Test) {
 const SNAT: SnatStatus = {
   running: true, dir: '/r', currentFile: null, socketBufferBytes: 1, eventsDropped: 42, eventsReceived: 10, recordsWritten: 7, recordsDropped: 1,
   overflows: 3, lastOverflowAt: '2026-11-26T03:12:00.000Z', parseErrors: 2, restarts: 1, lastError: null,
-  flows: { snat: 5, forwarded: 2 }, flowsStarted: { snat: 50, forwarded: 20 },
+  flows: { snat: 5, forwarded: 2 }, flowsStarted: { snat: 50, forwarded: 20 }, recovered: 4,
+  ports: {
+    range: 1000, warnRatio: 0.8, warnings: 1,
+    tightest: [
+      { proto: 'udp', snat: '172.17.0.11', dst: '198.51.100.10', dport: 53, inUse: 850, available: 150, ratio: 0.85 },
+      { proto: 'tcp', snat: '172.17.0.11', dst: '198.51.100.10', dport: 443, inUse: 10, available: 990, ratio: 0.01 },
+    ],
+  },
 };
 
 function value(text: string, series: string): number | undefined {
@@ -86,6 +93,16 @@ t.test('interface, conntrack, flow and recorder metrics are read at scrape time'
   t.equal(value(text, 'egress_agent_snat_last_overflow_timestamp_seconds'), Date.parse('2026-11-26T03:12:00Z') / 1000);
   t.equal(value(text, 'egress_agent_snat_parse_errors_total'), 2);
   t.equal(value(text, 'egress_agent_snat_recorder_restarts_total'), 1);
+  t.equal(value(text, 'egress_agent_snat_records_recovered_total'), 4);
+  const dns = '{proto="udp",snat_address="172.17.0.11",destination="198.51.100.10",destination_port="53"}';
+  t.equal(value(text, `egress_agent_snat_ports_in_use${dns}`), 850);
+  t.equal(value(text, `egress_agent_snat_ports_available${dns}`), 150);
+  t.equal(value(text, `egress_agent_snat_port_usage_ratio${dns}`), 0.85);
+  t.equal(value(text, 'egress_agent_snat_ports_in_use{proto="tcp",snat_address="172.17.0.11",destination="198.51.100.10",destination_port="443"}'), 10);
+  t.equal(value(text, 'egress_agent_snat_port_usage_max_ratio'), 0.85, 'the tightest key');
+  t.equal(value(text, 'egress_agent_snat_port_usage_warn_ratio'), 0.8);
+  t.equal(value(text, 'egress_agent_snat_port_range_size'), 1000);
+  t.equal(value(text, 'egress_agent_snat_port_warnings_total'), 1);
   t.match(text, /# TYPE egress_agent_interface_receive_bytes_total counter/);
   t.match(text, /# TYPE egress_agent_conntrack_usage_ratio gauge/);
   t.same(errors, []);

@@ -71,3 +71,11 @@ t.test('invalid record lines are rejected', async (t) => {
   t.equal(parseRecordLine('{"schemaVersion":1,"event":"end","pro'), undefined, 'a line cut by a crash');
   t.equal(parseRecordLine('null'), undefined);
 });
+
+t.test('formatRecord writes exactly what JSON.stringify would (it builds the line by hand for speed)', async (t) => {
+  const lines = [fx.NEW_TCP4_SNAT, fx.DESTROY_TCP4_SNAT, fx.DESTROY_ICMP4_SNAT, fx.NEW_UDP6_SNAT].map((l) => parseConntrackXmlLine(l)!);
+  const records = [...lines.map((ev) => toRecord(ev, Date.parse('2026-11-26T14:17:10.500Z'))), { ...toRecord(lines[0]!, 0), recovered: true as const }];
+  for (const r of records) t.equal(formatRecord(r), `${JSON.stringify(r)}\n`, `${r.event} ${r.proto}${r.recovered ? ' recovered' : ''}`);
+  const gap = gapRecord('overflow', 0, 1000, 3);
+  t.equal(formatRecord(gap), `${JSON.stringify(gap)}\n`);
+});

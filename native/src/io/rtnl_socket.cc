@@ -1,6 +1,7 @@
 #include "rtnl_socket.h"
 
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,10 +25,10 @@ bool fail(int fd, std::string& err, std::string msg) {
 
 }  // namespace
 
-bool open_socket(const std::vector<uint32_t>& groups, int receive_buffer, Socket& out, std::string& err) {
-  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+bool open_socket(int protocol, const std::vector<uint32_t>& groups, int receive_buffer, Socket& out, std::string& err) {
+  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
   if (fd < 0) {
-    err = sys_error("socket(AF_NETLINK, NETLINK_ROUTE)");
+    err = sys_error("socket(AF_NETLINK, protocol " + std::to_string(protocol) + ")");
     return false;
   }
   bool forced = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) == 0;
@@ -40,7 +41,7 @@ bool open_socket(const std::vector<uint32_t>& groups, int receive_buffer, Socket
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail(fd, err, sys_error("bind netlink socket"));
   for (uint32_t g : groups)
     if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) != 0)
-      return fail(fd, err, sys_error("join rtnetlink multicast group " + std::to_string(g)));
+      return fail(fd, err, sys_error("join netlink multicast group " + std::to_string(g)));
   socklen_t len = sizeof addr;
   int size = 0;
   socklen_t size_len = sizeof size;
@@ -48,6 +49,13 @@ bool open_socket(const std::vector<uint32_t>& groups, int receive_buffer, Socket
   if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &size_len) != 0) return fail(fd, err, sys_error("getsockopt SO_RCVBUF"));
   out = Socket{fd, addr.nl_pid, size, forced};
   return true;
+}
+
+int64_t socket_drops(int fd) {
+  uint32_t mem[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof mem;
+  if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 || len < sizeof(uint32_t) * (SK_MEMINFO_DROPS + 1)) return -1;
+  return mem[SK_MEMINFO_DROPS];
 }
 
 Batch read_batch(int fd, uint8_t* buf, size_t cap) {

@@ -1,0 +1,56 @@
+// Conntrack events (NETLINK_NETFILTER, the NEW and DESTROY groups): each batch of datagrams is
+// parsed here (io/ct_parse.h) into one Buffer of fixed-size records, so JS decodes flat fields and
+// never walks netlink attributes. Plus conntrackDump(family, onChunk): the table, for resyncs.
+#include "ct_reader.h"
+
+#include <linux/netlink.h>
+
+#include "io/ct_dump.h"
+#include "io/ct_parse.h"
+#include "nl_reader.h"
+
+namespace {
+
+struct CtTraits {
+  static constexpr const char* kClassName = "ConntrackReader";
+  static constexpr const char* kAsyncName = "egress-agent:ConntrackReader";
+  static constexpr const char* kWhat = "conntrack event listener";
+  static constexpr int kProtocol = NETLINK_NETFILTER;
+  std::vector<uint8_t> records;  // reused between batches
+  Napi::Value Payload(Napi::Env env, const uint8_t* buf, size_t bytes, uint32_t& malformed) {
+    records.clear();
+    const ct::BatchStats s = ct::parse_batch(buf, bytes, false, records);
+    malformed = s.malformed;
+    if (records.empty()) return env.Null();
+    return Napi::Buffer<uint8_t>::Copy(env, records.data(), records.size());
+  }
+};
+
+// conntrackDump(family 4|6, onChunk(records)) -> { entries, malformed, interrupted }; throws with the failed step.
+Napi::Value ConntrackDump(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double family = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  if (family != 4 && family != 6) throw Napi::TypeError::New(env, "family must be 4 or 6");
+  if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "onChunk must be a function");
+  Napi::Function on_chunk = info[1].As<Napi::Function>();
+  ct::DumpResult r;
+  std::string err;
+  const bool ok = ct::dump_table(int(family), 4096, [&](const std::vector<uint8_t>& recs) {
+    Napi::HandleScope scope(env);
+    on_chunk.Call({Napi::Buffer<uint8_t>::Copy(env, recs.data(), recs.size())});
+  }, r, err);
+  if (!ok) throw Napi::Error::New(env, "conntrack dump (IPv" + std::to_string(int(family)) + "): " + err);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("entries", double(r.entries));
+  o.Set("malformed", double(r.malformed));
+  o.Set("interrupted", r.interrupted);
+  return o;
+}
+
+}  // namespace
+
+void DefineConntrack(Napi::Env env, Napi::Object exports) {
+  exports.Set("ConntrackReader", nlreader::Reader<CtTraits>::Define(env));
+  exports.Set("conntrackDump", Napi::Function::New(env, ConntrackDump));
+  exports.Set("conntrackRecordBytes", Napi::Number::New(env, double(ct::kRecordBytes)));
+}
