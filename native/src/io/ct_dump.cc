@@ -4,16 +4,20 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace ct {
 namespace {
 
 // Dump replies are built in skbs of up to 32 KiB (netlink_dump); a bit more room costs nothing.
 constexpr size_t kDumpRecv = 64 * 1024;
+constexpr time_t kRecvTimeoutSec = 5;
+constexpr time_t kDumpDeadlineSec = 30;
 
 struct Fd {
   int fd;
@@ -49,6 +53,14 @@ bool dump_table(int family, size_t chunk_records, const std::function<void(const
     err = sys_error("send conntrack dump request");
     return false;
   }
+  // The kernel builds the dump itself, but a receive must never wait forever: each read waits at
+  // most kRecvTimeout, and the whole dump gives up after kDumpDeadline (it blocks its caller).
+  const timeval recv_timeout{kRecvTimeoutSec, 0};
+  if (setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &recv_timeout, sizeof recv_timeout) != 0) {
+    err = sys_error("setsockopt(SO_RCVTIMEO) on the conntrack dump socket");
+    return false;
+  }
+  const time_t deadline = time(nullptr) + kDumpDeadlineSec;
   std::vector<uint8_t> buf(kDumpRecv);
   std::vector<uint8_t> records;
   records.reserve(chunk_records * kRecordBytes);
@@ -56,7 +68,13 @@ bool dump_table(int family, size_t chunk_records, const std::function<void(const
     const ssize_t n = recv(s.fd, buf.data(), buf.size(), MSG_TRUNC);
     if (n < 0) {
       if (errno == EINTR) continue;
-      err = sys_error("receive conntrack dump");
+      err = (errno == EAGAIN || errno == EWOULDBLOCK)
+                ? "receive conntrack dump: no reply within " + std::to_string(kRecvTimeoutSec) + " s"
+                : sys_error("receive conntrack dump");
+      return false;
+    }
+    if (time(nullptr) > deadline) {
+      err = "conntrack dump: not finished within " + std::to_string(kDumpDeadlineSec) + " s";
       return false;
     }
     if (size_t(n) > buf.size()) {
