@@ -77,8 +77,8 @@ common_args() {
   printf '%s\n' --label "vea-pod=$POD" --network "ns:/run/netns/$NETNS" -v "$STATE/usr-local-sbin:/usr/local/sbin"
 }
 
-# env_args FILE: --env KEY=VALUE per line (not podman's --env-file, whose reader stops at 64 KiB
-# lines; Kube-OVN's NO_SNAT_SOURCES can be longer).
+# env_args FILE: --env KEY=VALUE per line, passed verbatim (podman's --env-file would parse values:
+# Kube-OVN's NO_SNAT_SOURCES can be tens of KiB).
 env_args() {
   local line
   while IFS= read -r line; do printf '%s\n' --env "$line"; done <"$1"
