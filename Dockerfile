@@ -1,8 +1,12 @@
 # egress-agent image: a drop-in for Kube-OVN's VPC egress gateway containers (init, bfdd/gateway).
 # Build: docker build -t egress-agent .   Use: VpcEgressGateway spec.image, or deploy/*.yaml.
+# `make image` builds it with podman from local stand-ins for the two node bases
+# (scripts/image/bases.sh), for machines that reach only Debian's archive and the npm registry.
+ARG BUILD_BASE=node:20-bookworm
+ARG RUNTIME_BASE=node:20-bookworm-slim
 
 # ---- build: native addon, exec-probe clients, TypeScript ----------------------------------------
-FROM node:20-bookworm AS build
+FROM ${BUILD_BASE} AS build
 WORKDIR /src
 # The node image keeps its headers under /usr/local (the project's .npmrc says /usr for Debian's node).
 ENV npm_config_nodedir=/usr/local
@@ -18,7 +22,7 @@ RUN npx tsc -p tsconfig.build.json \
  && npm prune --omit=dev
 
 # ---- runtime --------------------------------------------------------------------------------------
-FROM node:20-bookworm-slim
+FROM ${RUNTIME_BASE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bash iproute2 iptables ipset conntrack libcap2-bin \
  && rm -rf /var/lib/apt/lists/* \
@@ -48,6 +52,7 @@ RUN cp /usr/local/bin/node /opt/egress-agent/node \
  && chown 65534:65534 /run/egress-agent /run/kube-ovn/bfdd-supervisor /var/log/egress-agent /var/log/egress-agent/snat \
  && chmod 0700 /run/egress-agent /run/kube-ovn/bfdd-supervisor
 
-USER 65534:65534
+# No USER: Kube-OVN's controller runs the init container as root (privileged, no runAsUser; it
+# chmods the root-owned emptyDirs first) and sets runAsUser 65534 on the bfdd/gateway containers.
 EXPOSE 10669
 ENTRYPOINT ["/usr/local/bin/egress-agent", "run"]

@@ -2,7 +2,9 @@
 // loaded on demand, so `probe` and `status` never pay for the daemon's imports.
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { addConfigOptions } from './config/flags.js';
+import { packageRoot } from './lib/package-root.js';
 
 export const DEFAULT_SOCKET = '/run/egress-agent/control.sock';
 
@@ -13,7 +15,7 @@ export interface GlobalOptions {
 }
 
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 

@@ -1,9 +1,7 @@
 // Loads the native addon (build/Release/bfd.node, or a prebuild via node-gyp-build) and types it:
 // the BFD engine, and the rtnetlink listener the dataplane and upstream watchers use.
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../lib/package-root.js';
 import type { BfdDiag, BfdEngineStats, BfdSessionDetail, BfdState } from './types.js';
 import type { NativeSessionSpec } from './spec.js';
 
@@ -56,17 +54,6 @@ export interface NativeAddon {
 const ABI_VERSION = 4;
 const require = createRequire(import.meta.url);
 
-/** The package root: the nearest ancestor of this module holding binding.gyp (src or dist layout). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'binding.gyp'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`bfd addon: no binding.gyp above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
 let cached: NativeAddon | undefined;
 
 /** Loads the addon from `explicitPath`, else build/Release/bfd.node or prebuilds/ under the package root. */
@@ -77,7 +64,7 @@ export function loadAddon(explicitPath?: string): NativeAddon {
     addon = require(explicitPath) as NativeAddon;
   } else {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    addon = nodeGypBuild(packageRoot()) as NativeAddon;
+    addon = nodeGypBuild(packageRoot(import.meta.url)) as NativeAddon;
   }
   if (addon.abiVersion !== ABI_VERSION)
     throw new Error(`native addon ABI ${String(addon.abiVersion)} does not match ${ABI_VERSION}: run npm run build:native`);
