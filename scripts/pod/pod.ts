@@ -12,18 +12,22 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = existsSync(join(HERE, 'pod.sh')) ? resolve(HERE, '../..') : resolve(HERE, '../../..');
 export const POD_SH = join(ROOT, 'scripts/pod/pod.sh');
-export const IMAGE = process.env.IMAGE ?? 'localhost/egress-agent:dev';
+/** A prebuilt image to test as it is (e.g. built by an earlier CI step); unset: `make image`. */
+const PREBUILT = process.env.EGRESS_AGENT_TEST_IMAGE;
+export const IMAGE = PREBUILT ?? process.env.IMAGE ?? 'localhost/egress-agent:dev';
 
 /**
- * The image to test: built with `make image` when missing or when its revision label is not this
- * checkout's HEAD (a stale image would test other code); reused otherwise.
+ * The image to test. `make image` every time: podman's layer cache makes it a few seconds when
+ * nothing changed, and an image from another revision or work tree would test other code.
  */
 export async function ensureImage(): Promise<string> {
-  const head = String((await execa('git', ['rev-parse', 'HEAD'], { cwd: ROOT })).stdout).trim();
-  const label = await execa('podman', ['image', 'inspect', '--format', '{{index .Labels "org.opencontainers.image.revision"}}', IMAGE], { reject: false });
-  if (label.exitCode !== 0 || String(label.stdout).trim() !== head) {
-    await execa('make', ['image', `IMAGE=${IMAGE}`], { cwd: ROOT, stdio: 'inherit' });
+  if (PREBUILT) {
+    await execa('podman', ['image', 'exists', PREBUILT]).catch(() => {
+      throw new Error(`EGRESS_AGENT_TEST_IMAGE=${PREBUILT}: no such image`);
+    });
+    return PREBUILT;
   }
+  await execa('make', ['image', `IMAGE=${IMAGE}`], { cwd: ROOT, stdio: ['ignore', process.stderr, process.stderr] });
   return IMAGE;
 }
 

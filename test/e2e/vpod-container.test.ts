@@ -105,22 +105,44 @@ t.test('traffic through the Pod: SNAT to net1 and no-SNAT sources unchanged, IPv
   }
 });
 
+// Kube-OVN's verifyBFDDZeroSessionsRecovery (test/e2e/vpc-egress-gateway), in its order and with
+// its shell snippets: detect the supervisor, block the peers and kill every session, 0 sessions
+// within 10 s, the supervisor's ReplayConfiguration within 2 min with Live true and no container
+// restart, every session Up (`ready`) while the peers are still blocked, then `allow` them again.
+const INJECT = `set -euo pipefail
+IFS=, read -ra peers <<< "\${BFD_PEER_IPS:-}"
+for peer in "\${peers[@]}"; do
+  [[ -z "\${peer}" ]] || bfdd-control block "\${peer}" >/dev/null
+done
+bfdd-control session all kill >/dev/null`;
+const RESTORE = `set -euo pipefail
+IFS=, read -ra peers <<< "\${BFD_PEER_IPS:-}"
+for peer in "\${peers[@]}"; do
+  [[ -z "\${peer}" ]] || bfdd-control allow "\${peer}" >/dev/null
+done`;
+
 t.test('Kube-OVN e2e: zero sessions injected, ReplayConfiguration within 2 min, no container restart', async (t) => {
+  const detect = await inPod("tr '\\0' ' ' </proc/1/cmdline; printf '\\n'; if [ -S /var/run/kube-ovn/bfdd-supervisor/control.sock ]; then printf socket; else printf missing; fi");
+  t.equal(detect, `${SUPERVISOR_RUN} \nsocket`, 'Kube-OVN\'s bfddUsesSupervisor detects the supervisor runtime');
+  t.same(String((await pod.exec(['printenv', 'BFD_PEER_IPS'])).stdout).trim().split(','), peers, 'printenv BFD_PEER_IPS');
+  await allUp();
   const pid = await podPid();
   const agentPid = (await inPod('cat /proc/1/task/1/children')).trim();
-  for (const peer of peers) t.match(String((await pod.exec(['bfdd-control', 'block', peer])).stdout), `Blocking connections from ${peer}.`);
-  t.equal(String((await pod.exec(['bfdd-control', 'session', 'all', 'kill'])).stdout), 'Attempting to kill session(s).');
-  await until('There are 0 sessions', 10_000, async () => (String((await pod.exec(['bfdd-control', 'status'])).stdout).startsWith('There are 0 sessions:') ? true : null), 200);
-  for (const peer of peers) await pod.exec(['bfdd-control', 'allow', peer]);
+  const inject = await pod.exec(['bash', '-c', INJECT]);
+  t.equal(inject.exitCode, 0, `peers blocked and sessions killed ${String(inject.stderr)}`);
+  await until('There are 0 sessions', 10_000, async () => (String((await pod.exec(['bfdd-control', 'status'])).stdout).includes('There are 0 sessions:') ? true : null), 200);
   type Status = { Live: boolean; Sessions: { Attempts: number; LastAction: string }[] };
   const replayed = await until('Attempts>0 and LastAction ReplayConfiguration', 120_000, async () => {
+    if ((await podPid()) !== pid) throw new Error('the bfdd container restarted during the recovery');
     const s = JSON.parse(String((await pod.probe('status')).stdout)) as Status;
-    return s.Live && s.Sessions.some((x) => x.Attempts > 0 && x.LastAction === 'ReplayConfiguration') ? s : null;
-  }, 2000);
+    if (!s.Live) throw new Error(`supervisor status Live false during recovery: ${JSON.stringify(s)}`);
+    return s.Sessions.some((x) => x.Attempts > 0 && x.LastAction === 'ReplayConfiguration') ? s : null;
+  }, 1000);
   t.equal(replayed.Live, true, 'Live stays true');
+  await until('ready (every expected session Up) with the peers still blocked', 120_000, probeOk('ready'), 1000);
   t.equal(await podPid(), pid, 'the container was never restarted (same PID 1)');
   t.equal((await inPod('cat /proc/1/task/1/children')).trim(), agentPid, 'the same agent process');
-  await allUp();
+  t.equal((await pod.exec(['bash', '-c', RESTORE])).exitCode, 0, 'peers allowed again');
   t.equal((await pod.probe('ready')).exitCode, 0, 'ready exits 0 afterwards');
   t.equal(await pod.inspect('{{.State.OOMKilled}} {{.State.Running}}'), 'false true', 'still running, never OOM-killed under 64 MiB');
 });
