@@ -41,8 +41,13 @@ COPY --from=build /src/native/out/kube-ovn-bfdd-supervisor /kube-ovn/kube-ovn-bf
 COPY scripts/kube-ovn/init-vpc-egress-gateway.sh scripts/kube-ovn/start-bfdd.sh scripts/kube-ovn/bfdd-prestart.sh scripts/kube-ovn/bfdd-healthcheck.sh /kube-ovn/
 
 # The containers run as uid 65534 with NET_ADMIN/NET_RAW only in the bounding set: file
-# capabilities make them effective for the agent's node and for the tools it runs.
+# capabilities make them effective for the agent's node and for the tools it runs. The node copy
+# belongs to uid 65534 because the kernel pages out a file's pages (the agent's startup page
+# release, MADV_PAGEOUT) only for its owner or a writer; it is chowned before setcap, which chown
+# would clear, and read-only, so a write (which would drop the capabilities too) takes a chmod.
 RUN cp /usr/local/bin/node /opt/egress-agent/node \
+ && chown 65534:65534 /opt/egress-agent/node \
+ && chmod 0555 /opt/egress-agent/node \
  && setcap cap_net_admin,cap_net_raw+ep /opt/egress-agent/node \
  && setcap cap_net_admin,cap_net_raw+ep /usr/sbin/xtables-nft-multi \
  && setcap cap_net_admin+ep /usr/sbin/ipset \

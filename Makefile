@@ -6,7 +6,9 @@ ADDON := build/Release/bfd.node
 NATIVE_SRC := $(shell find native/src -name '*.cc' -o -name '*.h' 2>/dev/null) binding.gyp
 TS_SRC := $(shell find agent scripts -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json
 
-.PHONY: build setup deps test test-unit test-native test-integration test-e2e demo bench fuzz clean require-root
+IMAGE ?= localhost/egress-agent:dev
+
+.PHONY: image build setup deps test test-unit test-native test-integration test-e2e demo bench fuzz clean require-root
 
 setup:
 	bash scripts/setup-system.sh
@@ -50,6 +52,10 @@ demo: setup build require-root
 
 bench: setup build require-root
 	bash scripts/bench/run.sh
+
+# The product image, with rootful podman (README.md: "The image"). Needs root, like podman here.
+image: require-root
+	IMAGE=$(IMAGE) bash scripts/image/build.sh
 
 clean:
 	rm -rf dist build native/out

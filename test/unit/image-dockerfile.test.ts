@@ -77,6 +77,11 @@ t.test('Kube-OVN drop-in paths, user, capabilities, entrypoint', async (t) => {
   // root-owned emptyDirs); the controller sets runAsUser 65534 on the other containers itself.
   t.notMatch(dockerfile, /^USER\s/m, 'no USER');
   t.match(dockerfile, /setcap cap_net_admin,cap_net_raw\+ep \/opt\/egress-agent\/node/);
+  // The startup page release (MADV_PAGEOUT) frees file pages only for their owner: the node copy is
+  // uid 65534's, chowned before setcap (chown clears file capabilities).
+  const runtimeRun = instructions.filter((l) => /^RUN\s/.test(l)).find((l) => l.includes('/opt/egress-agent/node')) ?? '';
+  const chown = runtimeRun.indexOf('chown 65534:65534 /opt/egress-agent/node');
+  t.ok(chown > 0 && chown < runtimeRun.indexOf('setcap cap_net_admin,cap_net_raw+ep /opt/egress-agent/node'), 'node copy owned by 65534, chowned before setcap');
   t.match(dockerfile, /^ENTRYPOINT \["\/usr\/local\/bin\/egress-agent", "run"\]$/m);
   const wrapper = readFileSync(join(root, 'deploy/image/egress-agent'), 'utf8');
   t.match(wrapper, /exec \/opt\/egress-agent\/node .*\/opt\/egress-agent\/dist\/agent\/main\.js "\$@"/, 'the wrapper runs the capability-bearing node');

@@ -7,6 +7,8 @@
 // released: the BFD thread runs from the addon and libc, which stay resident, so the thread never
 // waits for a page of code. Writable and anonymous memory is never touched (MADV_PAGEOUT cannot
 // discard data, and read-only mappings with copied-on-write pages, like RELRO, are skipped).
+// The kernel pages out a file's pages only for a process that owns the file or may write it (else
+// madvise succeeds and does nothing): the image's node copy belongs to the uid the agent runs as.
 #pragma once
 #include <cstddef>
 #include <cstdint>
