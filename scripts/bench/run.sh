@@ -16,7 +16,7 @@ trap 'rm -f "$tmp"' EXIT
   echo "the command that produced it and the baseline measured in the same run."
   echo
 } > "$tmp"
-for b in bfd bfd-kills dataplane daemon upstream snat throughput; do
+for b in bfd bfd-kills dataplane daemon upstream snat throughput container; do
   js=dist/scripts/bench/$b.js
   [ -f "$js" ] || continue
   if [ -n "$only" ] && [[ ",$only," != *",$b,"* ]]; then continue; fi
