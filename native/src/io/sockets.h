@@ -28,7 +28,8 @@ SockAddr to_sockaddr(const Addr& a, uint16_t port, const std::string& device);
 int open_rx_socket(const Addr& local, const std::string& device, std::string& err);
 int open_tx_socket(const Addr& local, const std::string& device, uint16_t& port_inout, std::string& err);
 
-// Datagrams read with one recvmmsg, each with its source, destination (IP_PKTINFO) and TTL.
+// Datagrams read with one recvmmsg, each with its source, destination and ingress interface
+// (IP_PKTINFO) and TTL.
 class RxBatch {
  public:
   static constexpr size_t kMax = 32;
@@ -41,6 +42,7 @@ class RxBatch {
   const Addr& src(size_t i) const { return src_[i]; }
   const Addr& dst(size_t i) const { return dst_[i]; }
   uint8_t ttl(size_t i) const { return ttl_[i]; }
+  uint32_t ifindex(size_t i) const { return ifindex_[i]; }  // ingress interface, 0 if not reported
 
  private:
   mmsghdr msgs_[kMax];
@@ -50,6 +52,7 @@ class RxBatch {
   uint8_t data_[kMax][kBytes];
   Addr src_[kMax], dst_[kMax];
   uint8_t ttl_[kMax];
+  uint32_t ifindex_[kMax];
 };
 
 }  // namespace bfd::io
