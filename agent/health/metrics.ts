@@ -65,6 +65,9 @@ export async function createMetrics(now: () => number = Date.now, observability?
     sessions().flatMap((x) => Object.entries(x.counters.drops).map(([reason, n]): Sample => [{ ...pair(x), reason }, n])));
   counter('egress_agent_bfd_engine_drops_total', 'Received BFD packets that matched no session, by reason (e.g. notAPeer).', ['reason'], () =>
     Object.entries(s!.bfd?.engineDrops ?? {}).map(([reason, n]) => [{ reason }, n]));
+  counter('egress_agent_bfd_events_coalesced_total',
+    'BFD state changes merged into a queued one because the event loop was slow to take them (each session\'s last state is kept).', [], () =>
+    (s!.bfd ? one(s!.bfd.eventsCoalesced) : []));
   counter('egress_agent_bfd_late_transmissions_total', 'BFD transmissions later than their schedule.', ['local', 'remote'], () =>
     sessions().map((x) => [pair(x), x.counters.lateTransmissions]));
   gauge('egress_agent_bfd_max_tx_gap_seconds', 'Largest gap between two of our own BFD transmissions.', ['local', 'remote'], () =>
