@@ -233,17 +233,19 @@ t.test('BFD packets from addresses that are not peers: dropped and counted', asy
   await healthy(t, 'after');
 });
 
-// Sends BFD payloads from `from` (an address the namespace does not have: IP_FREEBIND), TTL 255,
-// so the packets are real and carry the spoofed source on the wire.
+// Sends BFD payloads from `from`, an address the namespace does not have (IP_TRANSPARENT: with
+// IP_FREEBIND alone the kernel refuses to route from a foreign source), TTL 255, so the packets
+// are real and carry the spoofed source on the wire.
 const SPOOF_SENDER = `
 import json, socket, sys
 o = json.loads(sys.argv[1])
 fam = socket.AF_INET6 if ':' in o['to'] else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_IP, 15, 1)  # IP_FREEBIND
 if fam == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, 75, 1)  # IPV6_TRANSPARENT
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
 else:
+    s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT
     s.setsockopt(socket.SOL_IP, socket.IP_TTL, 255)
 s.bind((o['from'], 0))
 for h in o['payloads']:
