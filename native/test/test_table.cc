@@ -279,7 +279,7 @@ TEST("event log: bounded; when full, changes coalesce per session and no session
   CHECK(t.events().empty());
 }
 
-TEST("RFC 5881 3: a packet from the peer's address on another interface is dropped and counted; the session stays Up") {
+TEST("D-02 a packet from the peer's address on another interface is dropped and counted; the session stays Up") {
   SessionConfig c = config(v4(10, 0, 0, 1), v4(10, 0, 0, 2), Solo::kMine);
   c.ifindex = 2;  // the peer is reached through interface 2
   Solo x(c);
@@ -306,7 +306,7 @@ TEST("RFC 5881 3: a packet from the peer's address on another interface is dropp
   CHECK(x.s().state() == State::Up);
 }
 
-TEST("RFC 5881 3: the session's interface follows a route change (live, no restart)") {
+TEST("D-02 the session's interface follows a route change (live, no restart)") {
   SessionConfig c = config(v4(10, 0, 0, 1), v4(10, 0, 0, 2), Solo::kMine);
   c.ifindex = 2;
   Solo x(c);
@@ -325,7 +325,7 @@ TEST("RFC 5881 3: the session's interface follows a route change (live, no resta
   CHECK(x.s().diag() == Diag::NeighborDown);
 }
 
-TEST("a session without a known interface (ifindex 0) accepts packets from any interface") {
+TEST("D-02 a session without a known interface (ifindex 0) accepts packets from any interface") {
   Solo x;
   x.ifindex = 7;
   x.bring_up();

@@ -112,7 +112,7 @@ void Table::receive(const RxMeta& meta, const uint8_t* buf, size_t len, Micros n
                       ? s
                       : find(meta.local, meta.remote);
   if (!pair) { count(nullptr, Drop::NotAPeer); return; }
-  // RFC 5881 §3: "there will be only a single BFD session between two systems over a given
+  // D-02, RFC 5881 §3: "there will be only a single BFD session between two systems over a given
   // interface (logical or physical) for a particular protocol. The BFD session must be bound to
   // this interface." The peer's address arriving through another interface is not the peer (a
   // spoofed AdminDown from the external network would otherwise take the session down).
