@@ -6,6 +6,7 @@
         "native/src/addon.cc",
         "native/src/core/auth.cc",
         "native/src/core/digest.cc",
+        "native/src/core/event_queue.cc",
         "native/src/core/packet.cc",
         "native/src/core/session.cc",
         "native/src/core/table.cc",

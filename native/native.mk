@@ -10,6 +10,8 @@ NATIVE_MEM := $(wildcard native/src/mem/*.cc) $(wildcard native/src/mem/*.h)
 NATIVE_RTNL_H := native/src/io/rtnl_batch.h
 # The conntrack message parser: syscall-free, tested and fuzzed here.
 NATIVE_CT := native/src/io/ct_parse.cc native/src/io/ct_parse.h
+# The engine thread and its sockets (no Node): run on loopback for the event queue and locking.
+NATIVE_ENGINE := native/src/io/engine.cc native/src/io/engine.h native/src/io/sockets.cc native/src/io/sockets.h
 NATIVE_TEST_SRC := $(wildcard native/test/*.cc) $(wildcard native/test/*.h)
 NATIVE_FLAGS := -std=c++17 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer -Inative/src -Inative/test
 NATIVE_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -17,9 +19,9 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: native-test test-native fuzz fuzz-ct
 
-$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_RTNL_H) $(NATIVE_CT) $(NATIVE_TEST_SRC) native/native.mk
+$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_RTNL_H) $(NATIVE_CT) $(NATIVE_ENGINE) $(NATIVE_TEST_SRC) native/native.mk
 	@mkdir -p $(NATIVE_OUT)
-	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_MEM) $(NATIVE_CT) $(NATIVE_TEST_SRC))
+	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_MEM) $(NATIVE_CT) $(NATIVE_ENGINE) $(NATIVE_TEST_SRC)) -lpthread
 
 native-test: $(NATIVE_OUT)/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $<

@@ -34,6 +34,7 @@ export interface NativeSessionSpec {
   minTtl: number;
   passive: boolean;
   device?: string;
+  ifindex?: number;
   auth?: { type: number; keyId: number; key: Buffer };
 }
 
@@ -89,6 +90,8 @@ export function specErrors(spec: BfdSessionSpec): string[] {
   if (typeof spec.passive !== 'boolean') errors.push(`passive must be a boolean, got ${String(spec.passive)}`);
   if (spec.device !== undefined && !/^[^\s/:]{0,15}$/.test(String(spec.device)))
     errors.push(`device must be an interface name of at most 15 characters without spaces, '/' or ':' ('' = none), got "${String(spec.device)}"`);
+  if (spec.ifindex !== undefined && !isInt(spec.ifindex, 0, 0x7fffffff))
+    errors.push(`ifindex must be an interface index in 0..2147483647, got ${String(spec.ifindex)}`);
   if (spec.auth) errors.push(...authErrors(spec.auth));
   return errors;
 }
@@ -111,6 +114,7 @@ export function toNativeSpec(spec: BfdSessionSpec): NativeSessionSpec {
     passive: spec.passive,
   };
   if (spec.device) out.device = spec.device;
+  if (spec.ifindex) out.ifindex = spec.ifindex;
   if (spec.auth && spec.auth.type !== 'none')
     out.auth = { type: AUTH_TYPE_CODES[spec.auth.type], keyId: spec.auth.keyId, key: spec.auth.key };
   return out;

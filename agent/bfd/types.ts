@@ -22,12 +22,17 @@ export interface BfdSessionSpec {
   auth?: BfdAuthConfig;
   /** Optional SO_BINDTODEVICE interface ('' or absent: not bound). */
   device?: string;
+  /**
+   * Index of the interface the peer is reached through (the route to it); packets from the peer's
+   * address arriving on another interface are dropped (wrongInterface). Absent or 0: any interface.
+   */
+  ifindex?: number;
 }
 
 export interface BfdCounters {
   packetsIn: number;
   packetsOut: number;
-  /** Drops by reason, e.g. badVersion, badLength, badTtl, auth, unknownDiscr, notAPeer. */
+  /** Drops by reason, e.g. badVersion, badLength, badTtl, auth, unknownDiscr, notAPeer, wrongInterface. */
   drops: Record<string, number>;
   transitions: number;
   lateTransmissions: number;
@@ -74,6 +79,8 @@ export interface BfdSessionDetail extends BfdSessionState {
   minTtl: number;
   /** SO_BINDTODEVICE interface, '' when unbound. */
   device: string;
+  /** Interface packets are accepted from (the route to the peer), 0 = any. */
+  ifindex: number;
   /** UDP source port, fixed for the life of the session (49152-65535). */
   srcPort: number;
   /** What we advertise now: DesiredMinTx is slowed to 1 s while not Up. */
@@ -97,7 +104,9 @@ export interface BfdSessionDetail extends BfdSessionState {
 /** Engine-wide counters: drops that no session can own (not a peer, malformed from a non-peer). */
 export interface BfdEngineStats {
   drops: Record<string, number>;
-  eventsLost: number;
+  /** State changes merged into a queued one because the JS thread was slow to take them (the
+   * queue is bounded; each session's last state is always delivered). */
+  eventsCoalesced: number;
   loops: number;
   sessions: number;
   /** SCHED_FIFO priority of the engine thread in effect (0 = normal scheduling). */

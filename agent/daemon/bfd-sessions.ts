@@ -46,6 +46,8 @@ export interface BfdStatus {
   engineDrops: Record<string, number>;
   /** The engine's receive sockets: buffer size, queue and the kernel's drop count. */
   rxSockets: BfdRxSocket[];
+  /** State changes merged into a queued one while the event loop was slow to take them. */
+  eventsCoalesced: number;
   /** SCHED_FIFO priority the engine thread runs at (0: normal), and why a requested one was refused. */
   realtime: { priority: number; error: string | null };
   /** Recovery actions taken since start, by action and result. */
@@ -60,7 +62,7 @@ export interface SessionChanges {
 
 type Timers = Pick<BfdSessionSpec, 'minTxMs' | 'minRxMs' | 'multiplier'>;
 const RECENT_TRANSITIONS = 32;
-const CHANGEABLE: (keyof BfdSessionChange)[] = ['minTxMs', 'minRxMs', 'multiplier', 'passive', 'minTtl', 'auth', 'device'];
+const CHANGEABLE: (keyof BfdSessionChange)[] = ['minTxMs', 'minRxMs', 'multiplier', 'passive', 'minTtl', 'auth', 'device', 'ifindex'];
 
 function specChange(from: BfdSessionSpec, to: BfdSessionSpec): BfdSessionChange | null {
   const change: Record<string, unknown> = {};
@@ -79,6 +81,8 @@ export class BfdSessions {
   private recovery: SessionRecovery;
   private recent: BfdStateEvent[] = [];
   private recoveryCounts = new Map<string, number>();
+  /** Peer address -> index of the interface the route to it uses (see setIngress). */
+  private ingress = new Map<string, number>();
   private nextId = 1;
 
   constructor(private readonly engine: BfdEnginePort, private readonly log: Logger, private readonly clock: () => number = Date.now) {
@@ -109,7 +113,7 @@ export class BfdSessions {
   }
 
   private applySet(specs: readonly BfdSessionSpec[]): SessionChanges {
-    this.configured = new Map(specs.map((s) => [keyOf(s.local, s.remote), s]));
+    this.configured = new Map(specs.map((s) => [keyOf(s.local, s.remote), this.withIngress(s)]));
     this.runtimeDefaults = {};
     const first = specs[0];
     if (first) this.recovery.setPolicy(recoveryPolicy(first));
@@ -138,6 +142,31 @@ export class BfdSessions {
       }
     }
     return changes;
+  }
+
+  /**
+   * The interfaces the peers are reached through (from the routes to them). Each session accepts
+   * packets only from its peer's interface (RFC 5881 §3); a change applies live. A peer missing
+   * from the map (no route) keeps the interface it had. Returns the keys of changed sessions.
+   */
+  setIngress(byRemote: ReadonlyMap<string, number>): string[] {
+    for (const [remote, ifindex] of byRemote) this.ingress.set(canonicalIp(remote), ifindex);
+    for (const [key, spec] of this.configured) this.configured.set(key, this.withIngress(spec));
+    const changed: string[] = [];
+    for (const [key, running] of this.live) {
+      const ifindex = this.ingress.get(running.spec.remote);
+      if (ifindex === undefined || ifindex === (running.spec.ifindex ?? 0)) continue;
+      this.engine.changeSession(running.spec.local, running.spec.remote, { ifindex });
+      this.log.info({ local: running.spec.local, remote: running.spec.remote, from: running.spec.ifindex ?? 0, ifindex }, 'bfd session ingress interface changed');
+      running.spec = { ...running.spec, ifindex };
+      changed.push(key);
+    }
+    return changed;
+  }
+
+  /** Addresses of the configured peers. */
+  peers(): string[] {
+    return [...new Set([...this.configured.values()].map((s) => s.remote))];
   }
 
   /** Kube-OVN's ReplayConfiguration: configured timers and peers again, missing sessions re-added. */
@@ -284,6 +313,7 @@ export class BfdSessions {
       recentTransitions: [...this.recent],
       engineDrops: stats.drops,
       rxSockets: stats.rxSockets ?? [],
+      eventsCoalesced: stats.eventsCoalesced,
       realtime: { priority: stats.realtimePriority ?? 0, error: stats.realtimeError ?? null },
       recoveryActions: [...this.recoveryCounts].map(([k, count]) => {
         const [action, result] = k.split('|') as [string, 'success' | 'error'];
@@ -310,6 +340,11 @@ export class BfdSessions {
     return { local: spec.local, remote: spec.remote };
   }
 
+  private withIngress(spec: BfdSessionSpec): BfdSessionSpec {
+    const ifindex = this.ingress.get(spec.remote);
+    return ifindex === undefined ? spec : { ...spec, ifindex };
+  }
+
   private specFor(key: string): BfdSessionSpec | undefined {
     const spec = this.configured.get(key);
     return spec && { ...spec, ...this.runtimeDefaults };
@@ -319,7 +354,7 @@ export class BfdSessions {
     this.engine.addSession(spec);
     const id = this.nextId++;
     this.live.set(keyOf(spec.local, spec.remote), { spec, id });
-    this.log.info({ local: spec.local, remote: spec.remote, id, minTxMs: spec.minTxMs, minRxMs: spec.minRxMs, multiplier: spec.multiplier }, 'bfd session added');
+    this.log.info({ local: spec.local, remote: spec.remote, id, minTxMs: spec.minTxMs, minRxMs: spec.minRxMs, multiplier: spec.multiplier, ifindex: spec.ifindex ?? 0 }, 'bfd session added');
   }
 
   private remove(key: string, spec: BfdSessionSpec): void {

@@ -16,6 +16,7 @@ import { HealthServer } from '../health/server.js';
 import type { Logger } from '../lib/log.js';
 import type { ApplyResult } from '../reconcile/types.js';
 import { emptyApplyStats, observeApply } from './apply-stats.js';
+import { BfdIngress } from './bfd-ingress.js';
 import { BfdSessions, type SessionSelector, type SessionView } from './bfd-sessions.js';
 import { EventLoopMonitor } from './event-loop.js';
 import { readProcessMemory, type StartupRelease } from './memory.js';
@@ -71,6 +72,7 @@ export class Daemon implements AgentControl {
   private config: GatewayConfig | null = null;
   private engine: BfdEnginePort | null = null;
   private sessions: BfdSessions | null = null;
+  private ingress: BfdIngress | null = null;
   private reconciler: ReconcilerPort | null = null;
   private upstream: UpstreamHealth | null = null;
   private upstreamOff: string | null = null;
@@ -200,6 +202,7 @@ export class Daemon implements AgentControl {
       const budget = Math.max(0, graceMs - Math.min(1000, graceMs / 10));
       await step(this.log, 'bfd-drain', () => this.engine!.drain(budget));
       this.engine.close();
+      this.ingress?.stop();
     }
     // The reconciler stops watching; what it applied stays, so forwarding continues until the Pod goes.
     if (this.reconciler) await step(this.log, 'dataplane-stop', () => this.reconciler!.stop());
@@ -262,6 +265,7 @@ export class Daemon implements AgentControl {
         const specs = next.bfd.enabled ? await this.opts.ports.expectedSessions(next) : [];
         // All or nothing (applyExpected rolls back); refused, the whole reload is: the running
         // configuration stays, so what runs and what /status says never disagree.
+        await this.ingress?.refresh(specs.map((s) => s.remote));  // new peers start bound to their interface
         let c;
         try {
           c = this.sessions!.applyExpected(specs);
@@ -439,7 +443,15 @@ export class Daemon implements AgentControl {
     if (realtimeError) {
       this.log.warn({ requested: config.bfd.realtimePriority, error: realtimeError }, 'bfd engine thread runs with normal scheduling');
     }
-    const c = this.sessions.applyExpected(await this.opts.ports.expectedSessions(config));
+    const specs = await this.opts.ports.expectedSessions(config);
+    if (this.opts.ports.createPeerRoutes) {
+      const sessions = this.sessions;
+      // Before the sessions start, so they are bound to their peers' interfaces from the first packet.
+      const ingress = new BfdIngress(await this.opts.ports.createPeerRoutes(this.log), () => sessions.peers(), (byRemote) => sessions.setIngress(byRemote), this.log);
+      await ingress.start(specs.map((s) => s.remote));
+      this.ingress = ingress;
+    }
+    const c = this.sessions.applyExpected(specs);
     // At once: a session must not come Up while the dataplane is not verified yet.
     this.withdrawal.apply('bfd sessions started');
     this.log.info({ sessions: c.added, realtimePriority: realtimePriority ?? 0 }, 'bfd sessions started');

@@ -9,6 +9,7 @@ import type { SnatRecordsConfig } from '../snat/config.js';
 import type { SnatStatus } from '../snat/types.js';
 import type { ProbeResultEvent, SignalStatus, UpstreamFamilyStatus, UpstreamOptions } from '../upstream/index.js';
 import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
+import type { PeerRoutesPort } from './bfd-ingress.js';
 
 /** Timer and role fields of a session that can change while it runs (a change starts a Poll). */
 export type BfdSessionChange = Partial<Omit<BfdSessionSpec, 'local' | 'remote' | 'localDiscr'>>;
@@ -26,8 +27,8 @@ export interface BfdEnginePort {
   drain(graceMs: number): Promise<void>;
   close(): void;
   threadAlive(): boolean;
-  /** Engine-wide counters: drops of packets that match no session (e.g. notAPeer), lost events. */
-  stats(): { drops: Record<string, number>; eventsLost: number; realtimePriority?: number; realtimeError?: string | null; rxSockets?: BfdRxSocket[] };
+  /** Engine-wide counters: drops of packets that match no session (e.g. notAPeer), coalesced events. */
+  stats(): { drops: Record<string, number>; eventsCoalesced: number; realtimePriority?: number; realtimeError?: string | null; rxSockets?: BfdRxSocket[] };
 }
 
 export interface ReconcilerPort extends DataplaneReconciler {
@@ -71,6 +72,8 @@ export interface DaemonPorts {
   createUpstreamMonitor?(options: UpstreamOptions, log: Logger): Promise<UpstreamMonitorPort>;
   /** Absent: this process cannot record SNAT mappings (records are off, and the daemon says so). */
   createSnatRecorder?(config: SnatRecordsConfig, log: Logger): Promise<SnatRecorderPort>;
+  /** Absent: sessions accept their peers' packets from any interface (no route lookups). */
+  createPeerRoutes?(log: Logger): Promise<PeerRoutesPort>;
   /** Absent: nothing is released. MADV_PAGEOUT on the executable's read-only mappings. */
   releaseStartupPages?(): PageRelease;
 }

@@ -34,6 +34,23 @@ export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPo
       const { UpstreamMonitor } = await import('../upstream/monitor.js');
       return new UpstreamMonitor(options, logger.child({ component: 'upstream' }));
     },
+    async createPeerRoutes() {
+      const { Rtnl, RtnlWatcher } = await import('../dataplane/netlink.js');
+      const rtnl = Rtnl.open();
+      const watcher = new RtnlWatcher();
+      return {
+        lookup: async (remote: string) => (await rtnl.lookupRoute(remote))?.oif,
+        watch(onChange: () => void) {
+          watcher.on('change', onChange);
+          watcher.on('resync', onChange);
+          watcher.start();
+        },
+        close() {
+          watcher.stop();
+          rtnl.close();
+        },
+      };
+    },
     releaseStartupPages() {
       return loadAddon().releaseExecutablePages();
     },

@@ -70,6 +70,9 @@ export async function createMetrics(now: () => number = Date.now, observability?
     (s!.bfd?.rxSockets ?? []).map((r) => [{ local: r.local }, r.drops]));
   gauge('egress_agent_bfd_rx_socket_buffer_bytes', 'Receive buffer of an engine receive socket (kernel accounting, doubled request).', ['local'], () =>
     (s!.bfd?.rxSockets ?? []).map((r) => [{ local: r.local }, r.receiveBufferBytes]));
+  counter('egress_agent_bfd_events_coalesced_total',
+    'BFD state changes merged into a queued one because the event loop was slow to take them (each session\'s last state is kept).', [], () =>
+    (s!.bfd ? one(s!.bfd.eventsCoalesced) : []));
   counter('egress_agent_bfd_late_transmissions_total', 'BFD transmissions later than their schedule.', ['local', 'remote'], () =>
     sessions().map((x) => [pair(x), x.counters.lateTransmissions]));
   gauge('egress_agent_bfd_max_tx_gap_seconds', 'Largest gap between two of our own BFD transmissions.', ['local', 'remote'], () =>

@@ -68,8 +68,10 @@ static void describe_connect_error(const char *path, int err, struct cc_reply *o
 	}
 }
 
-/* One connection attempt; returns the fd or -1 with errno set. */
-static int connect_once(const char *path, long long deadline_ms)
+/* One connection attempt; returns the fd or -1 with errno set. A non-blocking connect() on a
+ * Unix socket completes at once or fails: EAGAIN there means the listener's backlog is full (the
+ * agent is slow to accept), not "in progress", and the socket stays unconnected. */
+static int connect_once(const char *path)
 {
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof sa);
@@ -84,17 +86,6 @@ static int connect_once(const char *path, long long deadline_ms)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
 		return fd;
-	if (errno == EAGAIN || errno == EINPROGRESS) {
-		/* Backlog full: wait for the listener to accept, within the deadline. */
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		int err = 0;
-		socklen_t len = sizeof err;
-		if (poll(&pfd, 1, remaining(deadline_ms)) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
-			return fd;
-		close(fd);
-		errno = err ? err : ETIMEDOUT;
-		return -1;
-	}
 	int saved = errno;
 	close(fd);
 	errno = saved;
@@ -106,18 +97,20 @@ int cc_exchange(const char *path, const char *request, long long deadline_ms, in
 	memset(out, 0, sizeof *out);
 	int fd;
 	for (;;) {
-		fd = connect_once(path, deadline_ms);
+		fd = connect_once(path);
 		if (fd >= 0)
 			break;
 		int err = errno;
-		if (err == ETIMEDOUT || !wait || !(err == ENOENT || err == ECONNREFUSED) || remaining(deadline_ms) <= 0) {
-			if (err == ETIMEDOUT)
-				snprintf(out->error, sizeof out->error, "the agent on %s did not accept the connection in time", path);
+		/* A full backlog is always retried; a missing or refusing socket only when asked to wait. */
+		const int backlog_full = err == EAGAIN;
+		if (!(backlog_full || (wait && (err == ENOENT || err == ECONNREFUSED))) || remaining(deadline_ms) <= 0) {
+			if (backlog_full)
+				snprintf(out->error, sizeof out->error, "the agent on %s did not accept the connection in time (its backlog is full)", path);
 			else
 				describe_connect_error(path, err, out);
 			return -1;
 		}
-		struct timespec pause = { .tv_sec = 0, .tv_nsec = 50 * 1000000L };
+		struct timespec pause = { .tv_sec = 0, .tv_nsec = (backlog_full ? 10 : 50) * 1000000L };
 		nanosleep(&pause, NULL);
 	}
 

@@ -22,10 +22,10 @@ $(PROBE_OUT)/bfdd-control: $(PROBE_DIR)/bfdd-control.c $(PROBE_COMMON)
 	@mkdir -p $(PROBE_OUT)
 	$(PROBE_CC) $(PROBE_CFLAGS) -o $@ $(PROBE_DIR)/bfdd-control.c $(PROBE_DIR)/control-client.c
 
-# Unit tests of the JSON handling, under ASan and UBSan (clang), as part of `make test-native`.
+# Unit tests of the JSON handling and connecting, under ASan and UBSan (clang), as part of `make test-native`.
 $(PROBE_OUT)/test-control-client: $(PROBE_DIR)/test-control-client.c $(PROBE_COMMON)
 	@mkdir -p $(PROBE_OUT)
-	clang -std=c11 -g -O1 -Wall -Wextra -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	clang -std=c11 -g -O1 -Wall -Wextra -pthread -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 		-o $@ $(PROBE_DIR)/test-control-client.c $(PROBE_DIR)/control-client.c
 
 probe-test: $(PROBE_OUT)/test-control-client

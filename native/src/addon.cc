@@ -62,6 +62,7 @@ SessionConfig read_spec(const Napi::Object& o, std::string& device) {
   c.mult = uint8_t(uint_field(o, "multiplier", 1, 255));
   c.min_ttl = uint8_t(uint_field(o, "minTtl", 1, 255));
   c.passive = o.Get("passive").ToBoolean();
+  if (!o.Get("ifindex").IsUndefined()) c.ifindex = uint_field(o, "ifindex", 0, 0x7fffffffu);
   Napi::Value dev = o.Get("device");
   device = dev.IsString() ? dev.As<Napi::String>().Utf8Value() : "";
   Napi::Value auth = o.Get("auth");
@@ -208,6 +209,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("passive", s.cfg.passive);
       o.Set("minTtl", double(s.cfg.min_ttl));
       o.Set("device", s.device);
+      o.Set("ifindex", double(s.cfg.ifindex));
       o.Set("srcPort", double(s.src_port));
       o.Set("desiredMinTxMs", double(s.adv_tx) / 1000.0);
       o.Set("requiredMinRxMs", double(s.adv_rx) / 1000.0);
@@ -253,7 +255,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const auto st = engine_->stats();
     Napi::Object o = Napi::Object::New(env);
     o.Set("drops", Drops(env, st.drops));
-    o.Set("eventsLost", double(st.events_lost));
+    o.Set("eventsCoalesced", double(st.events_coalesced));
     o.Set("loops", double(st.loops));
     o.Set("sessions", double(st.sessions));
     o.Set("realtimePriority", double(st.realtime_priority));
@@ -305,17 +307,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     for (size_t i = 0; i < events.size(); i++) {
       const auto& e = events[i];
       Napi::Object o = Napi::Object::New(env);
-      if (e.kind == bfd::io::OutEvent::Kind::Drained) {
+      if (e.kind == bfd::Event::Kind::Drained) {
         o.Set("type", "drained");
       } else {
         o.Set("type", "state");
-        o.Set("local", bfd::io::format_addr(e.ev.local));
-        o.Set("remote", bfd::io::format_addr(e.ev.remote));
-        o.Set("localDiscr", double(e.ev.local_discr));
-        o.Set("from", bfd::state_name(e.ev.from));
-        o.Set("to", bfd::state_name(e.ev.to));
-        o.Set("diag", bfd::diag_name(e.ev.diag));
-        o.Set("at", to_epoch_ms(e.ev.at, off));
+        o.Set("local", bfd::io::format_addr(e.local));
+        o.Set("remote", bfd::io::format_addr(e.remote));
+        o.Set("localDiscr", double(e.local_discr));
+        o.Set("from", bfd::state_name(e.from));
+        o.Set("to", bfd::state_name(e.to));
+        o.Set("diag", bfd::diag_name(e.diag));
+        o.Set("at", to_epoch_ms(e.at, off));
       }
       arr.Set(uint32_t(i), o);
     }

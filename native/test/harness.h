@@ -163,8 +163,9 @@ struct Solo {
   }
   Session& s() { return *t.find(local, peer); }
   void inject(const Packet& p, uint8_t ttl = 255) { inject_raw(raw(p), ttl, peer); }
+  uint32_t ifindex = 0;  // ingress interface of injected packets
   void inject_raw(const std::vector<uint8_t>& b, uint8_t ttl, Addr from) {
-    t.receive(RxMeta{local, from, ttl}, b.data(), b.size(), now);
+    t.receive(RxMeta{local, from, ttl, ifindex}, b.data(), b.size(), now);
     t.run(now, out);  // immediate replies (F, state change) go out at the same instant
   }
   // Makes the scripted peer send `p` every `every` µs while the clock advances (0 = silent).

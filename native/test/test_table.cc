@@ -258,15 +258,76 @@ TEST("deadline heap: wake_time() is the earliest session deadline through random
   CHECK(out.sent.size() > 1000);
 }
 
-TEST("event log: bounded, overflow counted") {
+TEST("event log: bounded; when full, changes coalesce per session and no session's last state is lost") {
   ScriptedRandom r;
   TableOptions opt;
   opt.event_capacity = 2;
   Table t(r, opt);
-  for (int i = 0; i < 3; i++) CHECK(t.add(config(v4(10, 0, 0, 1), v4(10, 0, 0, uint8_t(2 + i)), uint32_t(1 + i)), kStart) == nullptr);
-  for (int i = 0; i < 3; i++) t.admin_down(v4(10, 0, 0, 1), v4(10, 0, 0, uint8_t(2 + i)), Diag::AdminDown, kStart);
-  CHECK_EQ(t.events().size(), size_t(2));
-  CHECK_EQ(t.events_lost(), uint64_t(1));
+  const Addr l = v4(10, 0, 0, 1);
+  for (int i = 0; i < 3; i++) CHECK(t.add(config(l, v4(10, 0, 0, uint8_t(2 + i)), uint32_t(1 + i)), kStart) == nullptr);
+  for (int i = 0; i < 3; i++) t.admin_down(l, v4(10, 0, 0, uint8_t(2 + i)), Diag::AdminDown, kStart);
+  CHECK_EQ(t.events().size(), size_t(3));  // full after two, but the third session still gets its entry
+  CHECK_EQ(t.events_coalesced(), uint64_t(0));
   CHECK(t.events()[0].to == State::AdminDown && t.events()[0].diag == Diag::AdminDown);
   CHECK_EQ(t.events()[0].local_discr, 1u);
+  t.admin_up(l, v4(10, 0, 0, 2), kStart + 1);  // AdminDown -> Down merges into Down -> AdminDown
+  CHECK_EQ(t.events().size(), size_t(3));
+  CHECK_EQ(t.events_coalesced(), uint64_t(1));
+  CHECK(t.events()[0].from == State::Down && t.events()[0].to == State::Down && t.events()[0].at == kStart + 1);
+  const std::vector<Event> taken = t.take_events();
+  CHECK_EQ(taken.size(), size_t(3));
+  CHECK(t.events().empty());
+}
+
+TEST("D-02 a packet from the peer's address on another interface is dropped and counted; the session stays Up") {
+  SessionConfig c = config(v4(10, 0, 0, 1), v4(10, 0, 0, 2), Solo::kMine);
+  c.ifindex = 2;  // the peer is reached through interface 2
+  Solo x(c);
+  x.ifindex = 2;
+  x.bring_up();
+  const uint64_t in = x.s().counters().packets_in;
+  // The spoofed AdminDown of the issue (Your Discriminator 0, TTL 255) and one naming our
+  // discriminator, both from the external interface (3), then one with no interface reported.
+  Packet down = pkt(State::AdminDown, Solo::kPeer, 0);
+  down.diag = Diag::AdminDown;
+  x.ifindex = 3;
+  x.inject(down);
+  x.inject(pkt(State::Down, Solo::kPeer, Solo::kMine));
+  x.ifindex = 0;
+  x.inject(down);
+  CHECK(x.s().state() == State::Up);
+  CHECK_EQ(x.s().counters().drops[size_t(Drop::WrongInterface)], uint64_t(3));
+  CHECK_EQ(x.s().counters().packets_in, in);
+  CHECK_EQ(x.s().remote_discr(), Solo::kPeer);
+  // The peer's own packets on its interface still keep the session Up.
+  x.ifindex = 2;
+  x.inject(pkt(State::Up, Solo::kPeer, Solo::kMine));
+  CHECK_EQ(x.s().counters().packets_in, in + 1);
+  CHECK(x.s().state() == State::Up);
+}
+
+TEST("D-02 the session's interface follows a route change (live, no restart)") {
+  SessionConfig c = config(v4(10, 0, 0, 1), v4(10, 0, 0, 2), Solo::kMine);
+  c.ifindex = 2;
+  Solo x(c);
+  x.ifindex = 2;
+  x.bring_up();
+  c.ifindex = 5;  // the route to the peer moved to interface 5
+  CHECK(x.t.change(c, x.now) == nullptr);
+  CHECK_EQ(x.s().config().ifindex, 5u);
+  x.inject(pkt(State::Up, Solo::kPeer, Solo::kMine));  // still arriving on 2: no longer the peer's
+  CHECK_EQ(x.s().counters().drops[size_t(Drop::WrongInterface)], uint64_t(1));
+  x.ifindex = 5;
+  Packet down = pkt(State::AdminDown, Solo::kPeer, Solo::kMine);
+  down.diag = Diag::AdminDown;
+  x.inject(down);  // the peer, now on 5, is heard
+  CHECK(x.s().state() == State::Down);
+  CHECK(x.s().diag() == Diag::NeighborDown);
+}
+
+TEST("D-02 a session without a known interface (ifindex 0) accepts packets from any interface") {
+  Solo x;
+  x.ifindex = 7;
+  x.bring_up();
+  CHECK_EQ(x.s().counters().drops[size_t(Drop::WrongInterface)], uint64_t(0));
 }

@@ -232,3 +232,94 @@ t.test('BFD packets from addresses that are not peers: dropped and counted', asy
   t.same((await lab.frrEvents()).slice(frrEventsBefore).map((e) => e.line), [], 'bfdd saw no state change');
   await healthy(t, 'after');
 });
+
+// Sends BFD payloads from `from`, an address the namespace does not have (IP_TRANSPARENT: with
+// IP_FREEBIND alone the kernel refuses to route from a foreign source), TTL 255, so the packets
+// are real and carry the spoofed source on the wire.
+const SPOOF_SENDER = `
+import json, socket, sys
+o = json.loads(sys.argv[1])
+fam = socket.AF_INET6 if ':' in o['to'] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+if fam == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, 75, 1)  # IPV6_TRANSPARENT
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+else:
+    s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT
+    s.setsockopt(socket.SOL_IP, socket.IP_TTL, 255)
+s.bind((o['from'], 0))
+for h in o['payloads']:
+    s.sendto(bytes.fromhex(h), (o['to'], o['port']))
+`;
+
+const ifindexOf = async (node: LabNode, dev: string): Promise<number> =>
+  (JSON.parse(String((await lab.exec(node, ['ip', '-j', 'link', 'show', dev])).stdout)) as { ifindex: number }[])[0]!.ifindex;
+
+t.test('a spoofed AdminDown with the peer address from the external network: dropped as wrongInterface, sessions stay Up', async (t) => {
+  await healthy(t, 'before');
+  const before = await byRemote();
+  const frrEventsBefore = (await lab.frrEvents()).length;
+  const eth0 = await ifindexOf(GW, 'eth0');
+  const rounds = 3;
+  for (const f of fams) {
+    const s = before.get(f.peer)!;
+    t.equal(s.ifindex, eth0, `${f.name}: the session is bound to eth0 (#${eth0}), the interface of the route to ${f.peer}`);
+    // The external router learns a route to the replica's eth0 address through its net1, and sends
+    // what the issue describes: source = the OVN BFD port, State AdminDown (diag 7), Your Discr 0.
+    const v = f.name === 'ipv4' ? '-4' : '-6';
+    const host = f.name === 'ipv4' ? `${f.local}/32` : `${f.local}/128`;
+    await lab.exec('ext', ['ip', v, 'route', 'replace', host, 'via', f.net1]);
+    t.teardown(() => lab.exec('ext', ['ip', v, 'route', 'del', host]).then(() => undefined, () => undefined));
+    const adminDown = bfdPacket({ state: 0, diag: 7, myDiscr: s.remoteDiscr, yourDiscr: 0 }).toString('hex');
+    await lab.exec('ext', ['python3', '-c', SPOOF_SENDER, JSON.stringify({ from: f.peer, to: f.local, port: 3784, payloads: Array(rounds).fill(adminDown) })]);
+  }
+  const after = await agent.poll(async () => {
+    const now = await byRemote();
+    return fams.every((f) => (now.get(f.peer)!.counters.drops.wrongInterface ?? 0) - (before.get(f.peer)!.counters.drops.wrongInterface ?? 0) >= rounds) ? now : null;
+  }, 5000, `${rounds} wrongInterface drops per session`);
+  for (const f of fams) {
+    const a = after.get(f.peer)!;
+    const b = before.get(f.peer)!;
+    t.equal(a.counters.drops.wrongInterface! - (b.counters.drops.wrongInterface ?? 0), rounds, `${f.name}: the ${rounds} spoofed packets counted as wrongInterface`);
+    t.equal(a.state, 'Up', `${f.name}: session still Up`);
+    t.equal(a.flaps, b.flaps, `${f.name}: no flap`);
+    t.equal(a.counters.transitions, b.counters.transitions, `${f.name}: no state transition`);
+  }
+  t.same((await lab.frrEvents()).slice(frrEventsBefore).map((e) => e.line), [], 'bfdd saw no state change');
+  const cli = JSON.parse((await agent.cli(['bfd', '--json'])).stdout) as { sessions: SessionView[] };
+  t.equal(cli.sessions.find((s) => s.remote === fams[0].peer)!.counters.drops.wrongInterface, after.get(fams[0].peer)!.counters.drops.wrongInterface, '`bfd --json` shows the wrongInterface drops');
+  const metrics = await agent.http('/metrics');
+  const m = new RegExp(`^egress_agent_bfd_drops_total\\{local="${fams[0].local}",remote="${fams[0].peer}",reason="wrongInterface"\\} (\\d+)$`, 'm').exec(metrics.body);
+  t.equal(m ? Number(m[1]) : null, after.get(fams[0].peer)!.counters.drops.wrongInterface, '/metrics egress_agent_bfd_drops_total{reason="wrongInterface"} shows them');
+  await healthy(t, 'after');
+});
+
+t.test('the route to the peer moves to another interface: the session follows it, and back', async (t) => {
+  await healthy(t, 'before');
+  const f = fams[0];
+  const eth0 = await ifindexOf(GW, 'eth0');
+  const net1 = await ifindexOf(GW, 'net1');
+  const route = `${f.peer}/32`;
+  const restore = () => lab.exec(GW, ['ip', '-4', 'route', 'replace', route, 'via', info.ipv4!.internalGateway!, 'dev', 'eth0']);
+  t.teardown(() => restore().then(() => undefined, () => undefined));
+  const before = (await byRemote()).get(f.peer)!;
+  await lab.exec(GW, ['ip', '-4', 'route', 'replace', route, 'via', info.ipv4!.externalGateway!, 'dev', 'net1']);
+  const moved = await agent.poll(async () => {
+    const s = (await byRemote()).get(f.peer)!;
+    return s.ifindex === net1 ? s : null;
+  }, 5000, `the session bound to net1 (#${net1})`);
+  t.equal(moved.ifindex, net1, `bound to net1 (#${net1}) after the route moved there`);
+  // bfdd still sends through eth0: no longer the interface of the peer, so its packets are dropped.
+  const dropped = await agent.poll(async () => {
+    const s = (await byRemote()).get(f.peer)!;
+    return (s.counters.drops.wrongInterface ?? 0) > (before.counters.drops.wrongInterface ?? 0) ? s : null;
+  }, 5000, 'wrongInterface drops of the packets still arriving on eth0');
+  t.ok(dropped.counters.drops.wrongInterface! > (before.counters.drops.wrongInterface ?? 0), 'packets on eth0 dropped as wrongInterface while the route points at net1');
+  await restore();
+  const back = await agent.poll(async () => {
+    const s = (await byRemote()).get(f.peer)!;
+    return s.ifindex === eth0 ? s : null;
+  }, 5000, `the session bound to eth0 (#${eth0}) again`);
+  t.equal(back.ifindex, eth0, 'bound to eth0 again after the route came back');
+  await healthy(t, 'after the route came back');
+});

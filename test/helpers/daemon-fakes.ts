@@ -79,8 +79,8 @@ export class FakeEngine extends EventEmitter implements BfdEnginePort {
   threadAlive(): boolean {
     return this.alive;
   }
-  stats(): { drops: Record<string, number>; eventsLost: number } {
-    return { drops: this.engineDrops, eventsLost: 0 };
+  stats(): { drops: Record<string, number>; eventsCoalesced: number } {
+    return { drops: this.engineDrops, eventsCoalesced: 0 };
   }
   /** Test hook: a state change as the engine thread would report it. */
   setState(key: string, to: BfdState): void {

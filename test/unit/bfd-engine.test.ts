@@ -17,7 +17,7 @@ t.test('lifecycle: start, heartbeat, close', async (t) => {
   t.teardown(() => e.close());
   t.equal(e.threadAlive(), true);
   t.throws(() => e.start(), /already started/);
-  t.match(e.stats(), { sessions: 0, eventsLost: 0 });
+  t.match(e.stats(), { sessions: 0, eventsCoalesced: 0 });
   await e.drain(0);
   e.close();
   t.equal(e.threadAlive(), false, 'not alive after close');

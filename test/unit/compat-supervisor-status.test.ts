@@ -15,7 +15,7 @@ function status(over: Partial<AgentStatus> = {}): AgentStatus {
     counters: { reloads: 0, reloadFailures: 0, controlRequests: 3, controlFailures: 1, lastControlError: 'bfd.adminUp: no BFD session', recoveryActions: 1 },
     bfd: {
       engineAlive: true, sessions: [], blockedPeers: [], defaults: { minTxMs: 1000, minRxMs: 1000, multiplier: 3 }, recentTransitions: [],
-      engineDrops: {}, rxSockets: [], realtime: { priority: 0, error: null }, recoveryActions: [],
+      engineDrops: {}, rxSockets: [], eventsCoalesced: 0, realtime: { priority: 0, error: null }, recoveryActions: [],
       expected: [
         { local: '10.16.0.12', remote: '10.255.255.255', state: null,
           recovery: { phase: 'Backoff', attempts: 1, lastAction: 'ReplayConfiguration', lastResult: 'success', nextRetry: Date.UTC(2026, 10, 26, 14, 12, 1, 120) } },

@@ -163,3 +163,49 @@ t.test('applyExpected is all-or-nothing: an engine failure halfway rolls back to
   t.throws(() => s.applyExpected([{ ...specs[0]!, multiplier: 0 }]), /multiplier must be an integer/, 'an invalid set is refused before anything changes');
   t.same([...engine.specs.keys()], before);
 });
+
+t.test('setIngress binds sessions to their peers\' interfaces: new ones start bound, running ones change live', async (t) => {
+  const { engine, s } = setup();
+  t.same(s.setIngress(new Map([['10.255.255.255', 2]])), [], 'nothing runs yet');
+  s.applyExpected(specsOf(cfg));
+  t.same(engine.specs.get('10.16.0.11|10.255.255.255')?.ifindex, 2, 'added with the interface already known');
+  t.equal(engine.specs.get('fd00:10:16::b|fdff::1')?.ifindex, undefined, 'a peer without a known route: any interface');
+  engine.calls = [];
+  t.same(s.setIngress(new Map([['10.255.255.255', 5], ['fdff::1', 2]])), ['10.16.0.11|10.255.255.255', 'fd00:10:16::b|fdff::1']);
+  t.same(engine.calls, [
+    ['change', '10.16.0.11|10.255.255.255', { ifindex: 5 }],
+    ['change', 'fd00:10:16::b|fdff::1', { ifindex: 2 }],
+  ], 'a live change, no remove/add');
+  engine.calls = [];
+  t.same(s.setIngress(new Map()), [], 'a peer that lost its route keeps its interface');
+  t.same(s.applyExpected(specsOf(cfg)), { added: [], removed: [], changed: [] }, 'a reload keeps the learned interfaces');
+  t.same(engine.calls, []);
+});
+
+t.test('BfdIngress looks the peers up before sessions start and again after every routing change', async (t) => {
+  const { BfdIngress } = await import('../../agent/daemon/bfd-ingress.js');
+  const { log, lines } = memoryLogger();
+  const table = new Map<string, number | undefined>([['10.255.255.255', 2]]);
+  let onChange: (() => void) | undefined;
+  let closed = false;
+  const applied: [string, number][][] = [];
+  const peers = ['10.255.255.255', 'fdff::1'];
+  const ingress = new BfdIngress({
+    lookup: async (remote) => table.get(remote),
+    watch: (cb) => { onChange = cb; },
+    close: () => { closed = true; },
+  }, () => peers, (m) => applied.push([...m]), log);
+  await ingress.start(peers);
+  t.same(applied, [[['10.255.255.255', 2]]], 'first lookup; fdff::1 has no route');
+  t.equal(lines.filter((l) => l.msg === 'no route to a bfd peer; its session keeps the interface it had').length, 1);
+  t.ok(onChange, 'follows routing changes after the first lookup');
+  table.set('10.255.255.255', 7);
+  table.set('fdff::1', 3);
+  onChange!();
+  onChange!(); // a burst of changes: one pass running, one more after it
+  await ingress.refresh();
+  t.same(applied.at(-1), [['10.255.255.255', 7], ['fdff::1', 3]], 'the moved route is followed');
+  t.ok(applied.length <= 4, `coalesced passes (${applied.length})`);
+  ingress.stop();
+  t.ok(closed);
+});

@@ -20,7 +20,7 @@ function status(): AgentStatus {
     live: { ok: true, reasons: [] }, ready: { ok: false, reasons: ['BFD a -> b is Down', 'dataplane not verified'] },
     config: null,
     bfd: {
-      engineAlive: true, blockedPeers: [], defaults: { minTxMs: 100, minRxMs: 100, multiplier: 3 }, recentTransitions: [], engineDrops: { notAPeer: 4 }, rxSockets: [{ local: '10.16.0.11', device: '', sessions: 2, receiveBufferBytes: 524288, queuedBytes: 0, drops: 7 }], realtime: { priority: 0, error: null },
+      engineAlive: true, blockedPeers: [], defaults: { minTxMs: 100, minRxMs: 100, multiplier: 3 }, recentTransitions: [], engineDrops: { notAPeer: 4 }, eventsCoalesced: 2, rxSockets: [{ local: '10.16.0.11', device: '', sessions: 2, receiveBufferBytes: 524288, queuedBytes: 0, drops: 7 }], realtime: { priority: 0, error: null },
       recoveryActions: [{ action: 'ReplayConfiguration', result: 'success', count: 2 }],
       sessions: [{
         id: 1, held: false, passive: false, minTxMs: 100, minRxMs: 100, multiplier: 3,
@@ -120,6 +120,7 @@ t.test('metrics: egress_agent_* and Kube-OVN kube_ovn_bfdd_* read from the statu
   t.equal(value('egress_agent_bfd_packets_total{local="10.16.0.11",remote="10.255.255.255",direction="out"}'), 6);
   t.equal(value('egress_agent_bfd_drops_total{local="10.16.0.11",remote="10.255.255.255",reason="badTtl"}'), 2);
   t.equal(value('egress_agent_bfd_engine_drops_total{reason="notAPeer"}'), 4);
+  t.equal(value('egress_agent_bfd_events_coalesced_total'), 2);
   t.equal(value('egress_agent_bfd_max_tx_gap_seconds{local="10.16.0.11",remote="10.255.255.255"}'), 0.12);
   t.equal(value('egress_agent_bfd_rx_socket_drops_total{local="10.16.0.11"}'), 7);
   t.equal(value('egress_agent_bfd_rx_socket_buffer_bytes{local="10.16.0.11"}'), 524288);

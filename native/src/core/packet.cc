@@ -61,6 +61,7 @@ const char* drop_name(Drop d) {
     case Drop::ZeroYourDiscr: return "zeroYourDiscr";
     case Drop::NotAPeer: return "notAPeer";
     case Drop::BadTtl: return "badTtl";
+    case Drop::WrongInterface: return "wrongInterface";
     case Drop::AuthUnexpected: return "authUnexpected";
     case Drop::AuthMissing: return "authMissing";
     case Drop::AuthBad: return "authBad";

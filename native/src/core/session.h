@@ -15,6 +15,9 @@ struct SessionConfig {
   uint8_t mult = 3;
   bool passive = false;
   uint8_t min_ttl = 255;
+  // The interface the peer is reached through (the owner learns it from the route to the peer);
+  // packets that arrive on another one are dropped. 0 = not known: any interface.
+  uint32_t ifindex = 0;
   AuthConfig auth;
 };
 

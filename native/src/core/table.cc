@@ -15,7 +15,7 @@ size_t Table::PairHash::operator()(const PairKey& k) const {
   return size_t(h);
 }
 
-Table::Table(RandomSource& rng, TableOptions opt) : rng_(rng), opt_(opt) { events_.reserve(opt_.event_capacity); }
+Table::Table(RandomSource& rng, TableOptions opt) : rng_(rng), opt_(opt), events_(opt_.event_capacity) {}
 
 Table::~Table() = default;
 
@@ -112,6 +112,14 @@ void Table::receive(const RxMeta& meta, const uint8_t* buf, size_t len, Micros n
                       ? s
                       : find(meta.local, meta.remote);
   if (!pair) { count(nullptr, Drop::NotAPeer); return; }
+  // D-02, RFC 5881 §3: "there will be only a single BFD session between two systems over a given
+  // interface (logical or physical) for a particular protocol. The BFD session must be bound to
+  // this interface." The peer's address arriving through another interface is not the peer (a
+  // spoofed AdminDown from the external network would otherwise take the session down).
+  if (pair->config().ifindex != 0 && meta.ifindex != pair->config().ifindex) {
+    pair->count_drop(Drop::WrongInterface);
+    return;
+  }
   if (p.your_discr != 0) {
     if (!s) {
       // OVN keeps sending a stale Your Discriminator after a timeout (OVN-04): treat a
@@ -161,8 +169,7 @@ Session* Table::find_discr(uint32_t discr) const {
 }
 
 void Table::on_state_change(const Session& s, State from, State to, Diag diag, Micros at) {
-  if (events_.size() >= opt_.event_capacity) { events_lost_++; return; }
-  events_.push_back(Event{s.config().local, s.config().remote, s.config().local_discr, from, to, diag, at});
+  events_.push(Event{Event::Kind::State, s.config().local, s.config().remote, s.config().local_discr, from, to, diag, at});
 }
 
 void Table::count(Session* s, Drop d) {

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "event_queue.h"
 #include "session.h"
 
 namespace bfd {
@@ -14,14 +15,7 @@ struct RxMeta {
   Addr local;   // destination address of the datagram (IP_PKTINFO)
   Addr remote;  // source address
   uint8_t ttl = 0;
-};
-
-struct Event {
-  Addr local, remote;
-  uint32_t local_discr = 0;
-  State from = State::Down, to = State::Down;
-  Diag diag = Diag::None;
-  Micros at = 0;
+  uint32_t ifindex = 0;  // ingress interface (IP_PKTINFO / IPV6_PKTINFO); 0 = unknown
 };
 
 class PacketSink {
@@ -32,7 +26,7 @@ class PacketSink {
 
 struct TableOptions {
   bool stale_discr_fallback = true;  // OVN-04 (OVN profile)
-  size_t event_capacity = 4096;      // state changes kept until the owner takes them
+  size_t event_capacity = 4096;      // state changes kept until the owner takes them (then coalesced)
 };
 
 class Table final : public SessionObserver {
@@ -68,8 +62,9 @@ class Table final : public SessionObserver {
 
   // Drops that could not be attributed to a session (not a peer, malformed from a non-peer).
   const uint64_t* global_drops() const { return global_drops_; }
-  std::vector<Event>& events() { return events_; }
-  uint64_t events_lost() const { return events_lost_; }
+  const std::vector<Event>& events() const { return events_.events(); }
+  std::vector<Event> take_events() { return events_.take(); }
+  uint64_t events_coalesced() const { return events_.coalesced(); }
 
  private:
   struct PairKey {
@@ -104,8 +99,7 @@ class Table final : public SessionObserver {
   std::unordered_map<uint32_t, Session*> by_discr_;
   std::unordered_map<PairKey, Session*, PairHash> by_pair_;
   uint64_t global_drops_[kDropCount] = {};
-  std::vector<Event> events_;
-  uint64_t events_lost_ = 0;
+  EventQueue events_;
 };
 
 }  // namespace bfd

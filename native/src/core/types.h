@@ -38,6 +38,7 @@ enum class Drop : uint8_t {
   ZeroYourDiscr,   // Your Discriminator 0 with State Init/Up
   NotAPeer,        // source/destination pair is not a configured session
   BadTtl,          // RFC 5881 §5 (configurable minimum)
+  WrongInterface,  // RFC 5881 §3: arrived on another interface than the one the peer is reached through
   AuthUnexpected,  // A set, no auth configured
   AuthMissing,     // A clear, auth configured
   AuthBad,         // wrong type, key id, length, password or digest

@@ -81,7 +81,8 @@ std::string pair_name(const Addr& l, const Addr& r) { return "session " + format
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 }  // namespace
 
-Engine::Engine(std::function<void()> notify) : notify_(std::move(notify)) {}
+Engine::Engine(std::function<void()> notify, size_t out_event_capacity)
+    : notify_(std::move(notify)), out_events_(out_event_capacity) {}
 
 Engine::~Engine() { stop(); }
 
@@ -300,39 +301,45 @@ void Engine::loop() {
     if (wake <= mono_now()) timeout_ms = 0;
     else if (wake != armed) { arm_timer(wake); armed = wake; }
     const int n = epoll_wait(epfd_, evs, 32, timeout_ms);
-    std::lock_guard<std::mutex> g(state_mu_);
-    // The clock is read once the table is ours: time spent waiting for the lock (the JS thread
-    // reading status) must not make this pass believe it is earlier than it is.
-    const Micros now = mono_now();
-    sample_rx_clock(now);
-    last = now;
-    heartbeat_ = now;
-    loops_++;
+    bool wake_js;
     {
-      std::lock_guard<std::mutex> c(cmd_mu_);
-      cmds.swap(commands_);
-    }
-    for (auto& cmd : cmds) apply(cmd, now);
-    cmds.clear();
-    for (int i = 0; i < n; i++) {
-      const int fd = evs[i].data.fd;
-      uint64_t v;
-      if (fd == timerfd_ || fd == eventfd_) {
-        if (read(fd, &v, sizeof v) < 0) { /* EAGAIN: already drained */ }
-        if (fd == timerfd_) armed = -1;
-        continue;
+      std::lock_guard<std::mutex> g(state_mu_);
+      // The clock is read once the table is ours: time spent waiting for the lock (the JS thread
+      // reading status) must not make this pass believe it is earlier than it is.
+      const Micros now = mono_now();
+      sample_rx_clock(now);
+      last = now;
+      heartbeat_ = now;
+      loops_++;
+      {
+        std::lock_guard<std::mutex> c(cmd_mu_);
+        cmds.swap(commands_);
       }
-      read_socket(fd, now);
+      for (auto& cmd : cmds) apply(cmd, now);
+      cmds.clear();
+      for (int i = 0; i < n; i++) {
+        const int fd = evs[i].data.fd;
+        uint64_t v;
+        if (fd == timerfd_ || fd == eventfd_) {
+          if (read(fd, &v, sizeof v) < 0) { /* EAGAIN: already drained */ }
+          if (fd == timerfd_) armed = -1;
+          continue;
+        }
+        read_socket(fd, now);
+      }
+      if (rx_polled_)
+        for (int fd : rx_list_) read_socket(fd, now);
+      table_->run(now, sink);
+      const bool drained = now >= drain_deadline_;
+      if (drained) drain_deadline_ = kNever;
+      wake_js = publish_events(drained);
+      const bool batch = table_->size() >= kBatchMinSessions;
+      batch_until = batch ? now + kBatchUs : 0;
+      poll_rx(batch);
     }
-    if (rx_polled_)
-      for (int fd : rx_list_) read_socket(fd, now);
-    table_->run(now, sink);
-    const bool drained = now >= drain_deadline_;
-    if (drained) drain_deadline_ = kNever;
-    publish_events(drained);
-    const bool batch = table_->size() >= kBatchMinSessions;
-    batch_until = batch ? now + kBatchUs : 0;
-    poll_rx(batch);
+    // Outside state_mu_: the callback enters N-API (the thread-safe function's own lock), and a
+    // consumer that reads status from it must not find the engine locked.
+    if (wake_js) notify_();
     // Checked last: commands queued before stop() (a drain's AdminDown) still go out.
     if (stop_) break;
   }
@@ -358,7 +365,7 @@ void Engine::read_socket(int fd, Micros now) {
       // stamped; the engine may read it much later (a deferred softirq, a preempted thread, the
       // polling period while batching). Reading time here made detection late by that delay.
       const Micros at = rx_clock_ok_ && rx.arrival(j) > 0 ? std::min(now, rx.arrival(j) - rx_clock_off_) : now;
-      table_->receive(RxMeta{rx.dst(j), rx.src(j), rx.ttl(j)}, rx.data(j), rx.len(j), at);
+      table_->receive(RxMeta{rx.dst(j), rx.src(j), rx.ttl(j), rx.ifindex(j)}, rx.data(j), rx.len(j), at);
     }
     if (got < RxBatch::kMax) break;
   }
@@ -429,25 +436,24 @@ void Engine::arm_timer(Micros wake) {
   timerfd_settime(timerfd_, TFD_TIMER_ABSTIME, &its, nullptr);
 }
 
-void Engine::publish_events(bool drained) {
-  auto& evs = table_->events();
-  if (evs.empty() && !drained) return;
-  bool was_empty;
-  {
-    std::lock_guard<std::mutex> g(ev_mu_);
-    was_empty = out_events_.empty();
-    for (const Event& e : evs) out_events_.push_back(OutEvent{OutEvent::Kind::State, e});
-    if (drained) out_events_.push_back(OutEvent{OutEvent::Kind::Drained, {}});
+// Returns true when the JS thread needs a wake-up: one per batch, it takes everything queued.
+bool Engine::publish_events(bool drained) {
+  if (table_->events().empty() && !drained) return false;
+  const std::vector<Event> evs = table_->take_events();
+  std::lock_guard<std::mutex> g(ev_mu_);
+  const bool was_empty = out_events_.empty();
+  for (const Event& e : evs) out_events_.push(e);
+  if (drained) {
+    Event d;
+    d.kind = Event::Kind::Drained;
+    out_events_.push(d);
   }
-  evs.clear();
-  if (was_empty) notify_();  // one wake-up per batch; the JS side takes everything queued
+  return was_empty;
 }
 
-std::vector<OutEvent> Engine::take_events() {
+std::vector<Event> Engine::take_events() {
   std::lock_guard<std::mutex> g(ev_mu_);
-  std::vector<OutEvent> out;
-  out.swap(out_events_);
-  return out;
+  return out_events_.take();
 }
 
 std::vector<SessionStatus> Engine::status() {
@@ -499,7 +505,11 @@ EngineStats Engine::stats() {
   std::lock_guard<std::mutex> g(state_mu_);
   if (!table_) return st;
   std::memcpy(st.drops, table_->global_drops(), sizeof st.drops);
-  st.events_lost = table_->events_lost();
+  st.events_coalesced = table_->events_coalesced();
+  {
+    std::lock_guard<std::mutex> e(ev_mu_);
+    st.events_coalesced += out_events_.coalesced();
+  }
   st.loops = loops_;
   st.sessions = table_->size();
   st.realtime_priority = rt_applied_;

@@ -43,21 +43,20 @@ struct RxSocketStats {
 struct EngineStats {
   uint64_t drops[kDropCount] = {};
   std::vector<RxSocketStats> rx_sockets;
-  uint64_t events_lost = 0;
+  uint64_t events_coalesced = 0;  // state changes merged into a queued one because a queue was full
   uint64_t loops = 0;
   size_t sessions = 0;
   int realtime_priority = 0;   // SCHED_FIFO priority in effect, 0 = normal scheduling
   std::string realtime_error;  // why a requested priority could not be set
 };
 
-struct OutEvent {
-  enum class Kind { State, Drained } kind = Kind::State;
-  Event ev;
-};
+// State changes waiting for the JS thread; beyond this they are coalesced per session.
+constexpr size_t kOutEventCapacity = 4096;
 
 class Engine {
  public:
-  explicit Engine(std::function<void()> notify);
+  // `notify` runs on the engine thread, never under an engine lock, when events become pending.
+  explicit Engine(std::function<void()> notify, size_t out_event_capacity = kOutEventCapacity);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -71,12 +70,12 @@ class Engine {
   std::string remove(const Addr& local, const Addr& remote);
   std::string admin_down(const Addr& local, const Addr& remote, Diag diag);
   std::string admin_up(const Addr& local, const Addr& remote);
-  void drain(Micros grace);  // completion arrives as an OutEvent::Kind::Drained
+  void drain(Micros grace);  // completion arrives as an Event::Kind::Drained
   void stop();               // joins the thread and closes every socket
 
   std::vector<SessionStatus> status();
   EngineStats stats();
-  std::vector<OutEvent> take_events();
+  std::vector<Event> take_events();
   bool running() const { return running_.load(); }
   Micros last_loop() const { return heartbeat_.load(); }
   Micros realtime_offset() const { return realtime_offset_; }  // epoch µs = mono µs + offset
@@ -105,7 +104,7 @@ class Engine {
   void watch_rx(int fd);
   void poll_rx(bool on);
   void arm_timer(Micros wake);
-  void publish_events(bool drained);
+  bool publish_events(bool drained);
   int rx_socket(const Addr& local, const std::string& device, std::string& err);
 
   std::function<void()> notify_;
@@ -135,7 +134,7 @@ class Engine {
   std::vector<Command> commands_;
 
   std::mutex ev_mu_;
-  std::vector<OutEvent> out_events_;
+  EventQueue out_events_;  // bounded: the JS thread may be busy for a long time
 
   // JS-thread only.
   std::map<std::pair<std::string, std::string>, Mirror> mirror_;  // (local, remote) canonical text

@@ -145,6 +145,7 @@ size_t RxBatch::read(int fd) {
     msghdr& h = msgs_[i].msg_hdr;
     ttl_[i] = 0;
     arrival_[i] = 0;
+    ifindex_[i] = 0;
     dst_[i] = Addr{};
     if (from_[i].ss_family == AF_INET)
       src_[i] = Addr::v4(reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(&from_[i])->sin_addr));
@@ -160,10 +161,12 @@ size_t RxBatch::read(int fd) {
         in_pktinfo pi;
         std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
         dst_[i] = Addr::v4(reinterpret_cast<const uint8_t*>(&pi.ipi_addr));
+        ifindex_[i] = uint32_t(pi.ipi_ifindex);
       } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
         in6_pktinfo pi;
         std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
         dst_[i] = Addr::v6(reinterpret_cast<const uint8_t*>(&pi.ipi6_addr));
+        ifindex_[i] = pi.ipi6_ifindex;
       } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
         timespec ts;
         std::memcpy(&ts, CMSG_DATA(c), sizeof ts);

@@ -41,8 +41,8 @@ struct ReceiveQueue {
 };
 bool receive_queue(int fd, ReceiveQueue& out);
 
-// Datagrams read with one recvmmsg, each with its source, destination (IP_PKTINFO), TTL and the
-// kernel's arrival timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME µs; 0 when absent).
+// Datagrams read with one recvmmsg, each with its source, destination and ingress interface
+// (IP_PKTINFO), TTL and the kernel's arrival timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME µs; 0 when absent).
 class RxBatch {
  public:
   static constexpr size_t kMax = 32;
@@ -56,6 +56,7 @@ class RxBatch {
   const Addr& dst(size_t i) const { return dst_[i]; }
   uint8_t ttl(size_t i) const { return ttl_[i]; }
   Micros arrival(size_t i) const { return arrival_[i]; }
+  uint32_t ifindex(size_t i) const { return ifindex_[i]; }  // ingress interface, 0 if not reported
 
  private:
   mmsghdr msgs_[kMax];
@@ -66,6 +67,7 @@ class RxBatch {
   Addr src_[kMax], dst_[kMax];
   uint8_t ttl_[kMax];
   Micros arrival_[kMax];
+  uint32_t ifindex_[kMax];
 };
 
 }  // namespace bfd::io
