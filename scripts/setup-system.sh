@@ -4,7 +4,7 @@ set -euo pipefail
 # openvswitch-switch, ovn-central, ovn-host: a real OVN as the BFD peer (scripts/lab/ovn.sh);
 # ethtool: checksum offload off on its veths (the userspace datapath does not complete checksums).
 PACKAGES=(iproute2 iptables ipset frr tcpdump conntrack iperf3 clang libclang-rt-14-dev llvm
-          stress-ng hyperfine iputils-ping procps libcap2-bin socat netcat-openbsd jq make g++ python3 time
+          stress-ng hyperfine iputils-ping procps libcap2-bin socat netcat-openbsd jq curl make g++ python3 time
           openvswitch-switch ovn-central ovn-host ethtool)
 missing=()
 for p in "${PACKAGES[@]}"; do

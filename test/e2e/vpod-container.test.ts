@@ -4,7 +4,8 @@
 // then the bfdd container `/kube-ovn/kube-ovn-bfdd-supervisor run` as uid 65534 with only the CRI's
 // bounding capabilities, 64 MiB and 300m, the controller's env, kubelet's probes. Then everything a
 // user relies on, in that container: BFD Up, SNAT and no-SNAT traffic v4+v6, Kube-OVN's own e2e
-// checks, SIGKILL -> Down and restart -> Up, `podman stop` -> AdminDown and exit 0.
+// checks, the init -> bfdd hand-off (drift repaired as uid 65534), SIGKILL -> Down and restart -> Up,
+// an unreachable external gateway -> AdminDown, `podman stop` -> AdminDown and exit 0.
 // The scenarios share one lab (prefix vpod) and one Pod and run in order.
 import t from 'tap';
 import { checkTraffic } from '../helpers/dataplane.js';
@@ -147,6 +148,42 @@ t.test('Kube-OVN e2e: zero sessions injected, ReplayConfiguration within 2 min, 
   t.equal(await pod.inspect('{{.State.OOMKilled}} {{.State.Running}}'), 'false true', 'still running, never OOM-killed under 64 MiB');
 });
 
+/** HTTP /status on the Pod IP (the redacted public view kubelet and Prometheus can reach). */
+async function publicStatus(): Promise<{ dataplane: { verified: boolean; repairs: number } | null; upstream: { family: number; healthy: boolean; withdrawn: boolean }[]; snatRecords: { on: boolean }; bfd: { byState: Record<string, number> } | null }> {
+  const ip = eth0('ipv4');
+  const r = await lab.exec('gw1', ['curl', '-s', '-m', '10', `http://${ip}:10669/status`]);
+  return JSON.parse(String(r.stdout));
+}
+
+t.test('init -> bfdd hand-off: the bfdd container runs the whole product (dataplane, upstream health, SNAT records) and repairs drift', async (t) => {
+  await allUp();
+  const handoff = await inPod('cat /var/run/kube-ovn/bfdd-supervisor/egress-agent-handoff.json');
+  t.match(JSON.parse(handoff), { schema: 'egress-agent.handoff/v1' }, 'the init container left its validated inputs on the shared emptyDir');
+  t.notMatch(handoff, /password|secret/i, 'no secrets in the hand-off');
+  const st = await publicStatus();
+  t.equal(st.dataplane?.verified, true, 'the bfdd container manages and verifies the dataplane');
+  t.same(st.upstream.map((u) => u.family).sort(), [4, 6], 'upstream health watches both families');
+  t.equal(st.snatRecords.on, true, 'SNAT records are on');
+  const repairsBefore = st.dataplane!.repairs;
+  // Drift inside the running Pod's network namespace: rule 1002 deleted, table 1000 flushed.
+  for (const flag of ['-4', '-6']) {
+    await lab.exec('gw1', ['ip', flag, 'rule', 'del', 'priority', '1002']);
+    await lab.exec('gw1', ['ip', flag, 'route', 'flush', 'table', '1000']);
+  }
+  // Bound: the reconcile interval (10 s) plus slack; netlink events usually repair it at once.
+  await until('rule 1002 and table 1000 repaired by the agent as uid 65534', 15_000, async () => {
+    for (const [f, flag] of [['ipv4', '-4'], ['ipv6', '-6']] as const) {
+      if (!String((await lab.exec('gw1', ['ip', flag, 'rule'])).stdout).includes('1002:')) return null;
+      if (!String((await lab.exec('gw1', ['ip', flag, 'route', 'show', 'table', '1000'])).stdout).includes(`default via ${fam(f).internalGateway}`)) return null;
+    }
+    return true;
+  }, 250);
+  t.pass('rules 1002 and table 1000 are back (IPv4 and IPv6)');
+  const after = await publicStatus();
+  t.ok(after.dataplane!.repairs > repairsBefore, `the repair is counted (${repairsBefore} -> ${after.dataplane!.repairs})`);
+  t.equal(after.dataplane!.verified, true);
+});
+
 t.test('SIGKILL of the container: the peer declares it Down within the detection time; restarted, Up again', async (t) => {
   await allUp();
   const detect = await Promise.all(FAMS.map((f) => frrDetectMs(eth0(f))));
@@ -169,6 +206,24 @@ t.test('SIGKILL of the container: the peer declares it Down within the detection
     const r = await lab.curl(x.client!, x.server!, 'tcp');
     t.equal(r.ip, x.gateways.gw1!.net1, `${f}: SNAT traffic flows again`);
   }
+});
+
+t.test('external gateway unreachable (its neighbour FAILED): sessions AdminDown; back: Up', async (t) => {
+  await allUp();
+  const ext = (...argv: string[]) => lab.exec('ext', argv);
+  const brokenAt = Date.now();
+  await ext('ip', 'addr', 'del', `${fam('ipv4').externalGateway}/16`, 'dev', 'br-ext');
+  await ext('ip', 'addr', 'del', `${fam('ipv6').externalGateway}/64`, 'dev', 'br-ext');
+  for (const f of FAMS) {
+    await lab.frrWait(eth0(f), 'down', 30);
+    const tr = await lab.frrTransition(eth0(f), 'down', brokenAt);
+    t.match(tr.reason, /neighbor-down|neighbor_down|signaled/, `${f}: the peer was told AdminDown (reason ${tr.reason}), ${tr.ms} ms after the gateway went away`);
+  }
+  t.ok((await publicStatus()).upstream.every((u) => u.withdrawn), 'both families withdrawn');
+  await ext('ip', 'addr', 'add', `${fam('ipv4').externalGateway}/16`, 'dev', 'br-ext');
+  await ext('ip', 'addr', 'add', `${fam('ipv6').externalGateway}/64`, 'dev', 'br-ext', 'nodad');
+  await allUp();
+  t.ok((await publicStatus()).upstream.every((u) => u.healthy && !u.withdrawn), 'healthy again, sessions back Up');
 });
 
 t.test('podman stop (SIGTERM, grace 30 s): the peer sees AdminDown at once; exit code 0', async (t) => {
