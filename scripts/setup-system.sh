@@ -3,9 +3,11 @@
 set -euo pipefail
 # openvswitch-switch, ovn-central, ovn-host: a real OVN as the BFD peer (scripts/lab/ovn.sh);
 # ethtool: checksum offload off on its veths (the userspace datapath does not complete checksums).
+# podman, runc, mmdebstrap: `make image` and the container e2e (rootful podman needs runc here).
 PACKAGES=(iproute2 iptables ipset frr tcpdump conntrack iperf3 clang libclang-rt-14-dev llvm
           stress-ng hyperfine iputils-ping procps libcap2-bin socat netcat-openbsd jq curl make g++ python3 time
-          openvswitch-switch ovn-central ovn-host ethtool)
+          openvswitch-switch ovn-central ovn-host ethtool
+          podman runc mmdebstrap)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
