@@ -34,6 +34,6 @@ export const DEFAULT_SNAT_RECORDS: SnatRecordsConfig = {
   socketBufferBytes: 8 * 1024 * 1024,
   eventSource: 'netlink',
   conntrackCommand: 'conntrack',
-  portWarnRatio: 0.8,
+  portWarnRatio: 0.7,
   ...DEFAULT_ROTATION,
 };

@@ -51,7 +51,8 @@ t.test('bad inputs: clear error, non-zero exit, nothing applied', async (t) => {
     { name: 'config file is not valid JSON', args: ['--config', brokenJson], stderr: [new RegExp(brokenJson.replace(/[.]/g, '\\.'))] },
     { name: 'config file with a misspelt key', args: ['--config', typoJson], stderr: [/ipv4\.extrnalGateway/] },
     { name: 'BFD timer not a number', env: { BFD_MIN_TX: 'abc' }, stderr: [/BFD_MIN_TX="abc"/] },
-    { name: 'BGP mode requested', env: { ENABLE_BGP: 'true' }, stderr: [/ENABLE_BGP/] },
+    { name: 'EVPN without BGP', env: { ENABLE_EVPN: 'true', VNI: '100' }, stderr: [/ENABLE_EVPN/] },
+    { name: 'EVPN without a VNI', env: { ENABLE_BGP: 'true', ENABLE_EVPN: 'true' }, stderr: [/VNI/] },
     { name: 'no gateway configured at all', onlyEnv: {}, stderr: [/GATEWAY/] },
     { name: 'several errors at once, each reported', env: { INTERNAL_GATEWAY_IPV4: 'ten.sixteen', BFD_MULTI: '0' }, stderr: [/INTERNAL_GATEWAY_IPV4="ten\.sixteen"/, /BFD_MULTI="0"/] },
   ];

@@ -55,7 +55,7 @@ t.test('bridge + vxlan: created, enslaved, up, verified; a second pass changes n
   t.equal(vx.linkinfo.info_data.local, '172.31.0.5');
   t.equal(vx.master, 'br-vpn');
   t.equal((await linkJson('int0')).master, 'br-vpn', 'the existing device is enslaved');
-  t.match((await linkJson('br-vpn')).flags, ['UP']);
+  t.ok(((await linkJson('br-vpn')).flags as string[]).includes('UP'), 'br-vpn is up');
   const again = await inNs(`const before = await nl.linkDetails(); return links.linkDrift(${d}, before);`);
   t.same(again, [], 'idempotent: nothing to do on the second pass');
 
@@ -93,5 +93,6 @@ t.test('EVPN on a kernel without vrf: an error naming vrf, nothing created', asy
   t.match(r.error, /this kernel has no vrf device type .*nothing was changed/, 'the error names the missing device type');
   t.equal(String((await ip('-o', 'link')).stdout), before, 'no device created (no br-vpn, vxlan-vpn or probe left)');
   t.equal(String((await execa('ip', ['netns', 'exec', NS, 'sysctl', '-n', 'net.ipv4.ip_forward'])).stdout).trim(), forward, 'no sysctl written');
-  t.equal(String((await ip('route', 'show', 'table', '2000')).stdout).trim(), '', 'no route written');
+  // `ip route show table 2000` fails when the table does not exist at all, which is the point.
+  t.notMatch(String((await ip('-4', 'route', 'show', 'table', 'all')).stdout), /\btable 2000\b/, 'no route written');
 });

@@ -90,7 +90,7 @@ t.test('defaults', async (t) => {
     },
     snatRecords: {
       enabled: true, dir: '/var/log/egress-agent/snat', maxFileBytes: 16 * 1024 * 1024, maxFiles: 4, maxAgeMs: 24 * 3600 * 1000,
-      stdout: false, recordStart: true, socketBufferBytes: 8 * 1024 * 1024, portWarnRatio: 0.8,
+      stdout: false, recordStart: true, socketBufferBytes: 8 * 1024 * 1024, portWarnRatio: 0.7,
     },
   });
 });
