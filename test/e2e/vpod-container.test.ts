@@ -179,9 +179,16 @@ t.test('init -> bfdd hand-off: the bfdd container runs the whole product (datapl
     return true;
   }, 250);
   t.pass('rules 1002 and table 1000 are back (IPv4 and IPv6)');
-  const after = await publicStatus();
-  t.ok(after.dataplane!.repairs > repairsBefore, `the repair is counted (${repairsBefore} -> ${after.dataplane!.repairs})`);
-  t.equal(after.dataplane!.verified, true);
+  // The rule is back midway through the agent's pass; the pass is counted when it has verified
+  // everything (iptables included), a few hundred ms later under the 300m quota.
+  const after = await until('the repair pass counted', 10_000, async () => {
+    const s = await publicStatus();
+    return s.dataplane!.repairs > repairsBefore ? s : null;
+  }, 250);
+  t.pass(`the repair is counted (${repairsBefore} -> ${after.dataplane!.repairs})`);
+  t.equal(after.dataplane!.verified, true, 'verified after the repair');
+  const logs = (await pod.logs()).split('\n').filter((l) => l.includes('"msg":"dataplane drift repaired"'));
+  t.ok(logs.length > 0, `the bfdd container's agent logged the repair: ${logs.at(-1)?.slice(0, 300)}`);
 });
 
 t.test('SIGKILL of the container: the peer declares it Down within the detection time; restarted, Up again', async (t) => {
