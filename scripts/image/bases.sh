@@ -120,6 +120,10 @@ main() {
     *) echo "usage: bases.sh [--force]" >&2; exit 2 ;;
   esac
   [[ -r $SOURCES ]] || die "no apt sources at $SOURCES (set EGRESS_AGENT_APT_SOURCES)"
+  # One builder at a time: `make test` starts a build in the background (make bases-background) and
+  # the container e2e's `make image` then waits here for it and reuses its images.
+  exec 9>"${EGRESS_AGENT_BASES_LOCK:-/run/lock/egress-agent-bases.lock}"
+  flock 9
   local want
   want=$(recipe)
   if [[ $force == 0 && $(recipe_of "$BUILD_TAG") == "$want" && $(recipe_of "$RUNTIME_TAG") == "$want" ]]; then
