@@ -1,7 +1,12 @@
 // memrel: the startup-page release (mem/release.h) on real mappings of a real file.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdint>
 #include <cstdlib>
@@ -125,4 +130,44 @@ TEST("memrel reports a missing smaps file instead of advising anything") {
   const memrel::ReleaseResult r = memrel::release_file_pages("/usr/bin/true", "/nonexistent/smaps");
   CHECK_EQ(r.mappings, size_t(0));
   CHECK(r.error != 0);
+}
+
+TEST("memrel may_page_out follows the kernel: owner, CAP_FOWNER, or write permission") {
+  CHECK(memrel::may_page_out(65534, 65534, false, false));
+  CHECK(memrel::may_page_out(0, 0, false, false));
+  CHECK(memrel::may_page_out(65534, 0, true, false));
+  CHECK(memrel::may_page_out(65534, 0, false, true));
+  CHECK(!memrel::may_page_out(65534, 0, false, false));
+  CHECK(!memrel::may_page_out(1000, 65534, false, false));
+}
+
+// Exit codes of the unprivileged child below.
+enum : int { kChildOk = 0, kChildSetuid = 10, kChildMap = 11, kChildError = 12, kChildAdvised = 13, kChildPagedOut = 14 };
+
+TEST("memrel reports EPERM (and advises nothing) for a file the process neither owns nor may write") {
+  if (geteuid() != 0) return;  // needs root to hand the file to another uid (CI runs as root)
+  TempFile f;
+  CHECK_EQ(fchown(f.fd, 0, 0), 0);
+  CHECK_EQ(fchmod(f.fd, 0644), 0);
+  const pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    // As uid 65534 without capabilities, like the bfdd container: the kernel would skip the pages.
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(kChildSetuid);
+    prctl(PR_SET_DUMPABLE, 1);  // a uid change makes /proc/self root-owned; pagemap must stay readable
+    const int fd = open(f.path.c_str(), O_RDONLY);
+    if (fd < 0) _exit(kChildMap);
+    auto* p = static_cast<const char*>(mmap(nullptr, f.len, PROT_READ, MAP_PRIVATE, fd, 0));
+    if (p == MAP_FAILED) _exit(kChildMap);
+    touch(p, f.len);
+    const memrel::ReleaseResult r = memrel::release_file_pages(f.path);
+    if (r.error != EPERM) _exit(kChildError);
+    if (r.mappings != 0) _exit(kChildAdvised);
+    if (present_pages(p, f.len) != kPages) _exit(kChildPagedOut);
+    _exit(kChildOk);
+  }
+  int status = 0;
+  CHECK_EQ(waitpid(pid, &status, 0), pid);
+  CHECK(WIFEXITED(status));
+  CHECK_EQ(WEXITSTATUS(status), kChildOk);
 }

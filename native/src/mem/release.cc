@@ -1,10 +1,13 @@
 #include "mem/release.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -40,8 +43,38 @@ bool parse_maps_line(const std::string& line, Mapping& out) {
   return true;
 }
 
+bool may_page_out(uint32_t euid, uint32_t file_uid, bool cap_fowner, bool writable) {
+  return euid == file_uid || cap_fowner || writable;
+}
+
+namespace {
+
+constexpr int kCapFowner = 3;  // include/uapi/linux/capability.h
+
+bool has_effective_cap(int cap) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    const unsigned long long eff = std::strtoull(line.c_str() + 7, nullptr, 16);
+    return (eff >> cap) & 1ULL;
+  }
+  return false;
+}
+
+// 0, or EPERM when the kernel would silently skip the file's pages, or stat's errno.
+int page_out_permission(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return errno;
+  const bool writable = faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0;
+  return may_page_out(geteuid(), st.st_uid, has_effective_cap(kCapFowner), writable) ? 0 : EPERM;
+}
+
+}  // namespace
+
 ReleaseResult release_file_pages(const std::string& path, const char* smaps) {
   ReleaseResult r;
+  if ((r.error = page_out_permission(path)) != 0) return r;
   std::ifstream in(smaps);
   if (!in) {
     r.error = errno ? errno : ENOENT;
