@@ -5,15 +5,62 @@
 //    session going down after it was Up (its own counters, both families).
 // 2. Drain (podman stop: SIGTERM -> the peer's AdminDown) and failover (podman kill: SIGKILL -> the
 //    peer's detection timeout), from FRR's log (µs timestamps).
+// 3. Image size; memory over 60 s under the 64 MiB limit: the container's cgroup (usage, its peak,
+//    OOM kills) and the agent's RSS (anonymous / file-backed), with the startup page release's record.
 //   node dist/scripts/bench/container.js      (root; builds the image with `make image` if needed)
+import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
 import { ensureImage, Pod } from '../pod/pod.js';
-import { fmt, lab, labEnv, log, median, sleep } from './lib.js';
+import { fmt, lab, labEnv, log, median, quantile, sleep } from './lib.js';
 
 const P = 'vbc';
 const RUNS = Number(process.env.BENCH_CONTAINER_RUNS ?? 5);
 const OBSERVE_START_MS = 30_000; // covers the agent's startup page release at 20 s
 const RELOADS = 5;
 const TIMERS = [100, 10];
+const MEMORY_WINDOW_MS = 60_000;
+const MEMORY_SAMPLE_MS = 2_000;
+const MiB = 1024 * 1024;
+
+interface MemorySample { usage: number; rss: number; anon: number; file: number }
+
+/** The container's memory cgroup (v1 here, v2 elsewhere) and the agent's (node's) host PID. */
+async function memoryProbe(pod: Pod): Promise<{ sample: () => Promise<MemorySample>; peak: () => Promise<number>; ooms: () => Promise<number> }> {
+  const pid1 = Number(await pod.inspect('{{.State.Pid}}'));
+  const cg = await readFile(`/proc/${pid1}/cgroup`, 'utf8');
+  const v1 = /^\d+:memory:(.*)$/m.exec(cg)?.[1];
+  const v2 = /^0::(.*)$/m.exec(cg)?.[1];
+  const dir = v1 !== undefined ? `/sys/fs/cgroup/memory${v1}` : `/sys/fs/cgroup${v2}`;
+  const num = async (f: string) => Number((await readFile(`${dir}/${f}`, 'utf8')).trim());
+  const procs = (await readFile(`${dir}/cgroup.procs`, 'utf8')).trim().split('\n');
+  const comms = await Promise.all(procs.map(async (p) => [p, (await readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')).trim()] as const));
+  const node = comms.find(([, c]) => c === 'node')?.[0];
+  if (!node) throw new Error(`no node process in the container's cgroup ${dir}: ${comms.map((c) => c.join(':')).join(' ')}`);
+  const kb = (status: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return {
+    sample: async () => {
+      const status = await readFile(`/proc/${node}/status`, 'utf8');
+      return { usage: await num(v1 !== undefined ? 'memory.usage_in_bytes' : 'memory.current'), rss: kb(status, 'VmRSS'), anon: kb(status, 'RssAnon'), file: kb(status, 'RssFile') };
+    },
+    peak: () => num(v1 !== undefined ? 'memory.max_usage_in_bytes' : 'memory.peak'),
+    ooms: async () => {
+      const text = await readFile(`${dir}/${v1 !== undefined ? 'memory.oom_control' : 'memory.events'}`, 'utf8');
+      return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+    },
+  };
+}
+
+/** The agent's startup page release record from the container log (RSS before -> after). */
+function pageRelease(logs: string): string {
+  for (const line of logs.split('\n')) {
+    if (!line.includes('startup pages')) continue;
+    try {
+      const r = JSON.parse(line) as { msg: string; rssBeforeBytes: number; rssAfterBytes: number; error?: number };
+      return `${r.msg}: RSS ${fmt(r.rssBeforeBytes / MiB)} -> ${fmt(r.rssAfterBytes / MiB)} MiB${r.error ? ` (errno ${r.error})` : ''}`;
+    } catch { /* not JSON */ }
+  }
+  return 'no startup page release logged';
+}
 
 /** n distinct CIDRs, half IPv4 host routes in 10.64.0.0/10, half IPv6 in fd00:64::/64 (two env vars under 128 KiB each). */
 function bigNoSnat(n: number): Record<string, string> {
@@ -93,7 +140,35 @@ async function main(): Promise<void> {
     );
 
     await lab('frr', P, 'up', '100', '100', '3');
+    const imageBytes = Number((await execa('podman', ['image', 'inspect', '--format', '{{.Size}}', process.env.IMAGE ?? 'localhost/egress-agent:dev'])).stdout);
     await create(base);
+    await waitUp(peers);
+    const mem = await memoryProbe(pod);
+    const samples: MemorySample[] = [];
+    for (let at = 0; at < MEMORY_WINDOW_MS; at += MEMORY_SAMPLE_MS) {
+      samples.push(await mem.sample());
+      await sleep(MEMORY_SAMPLE_MS);
+    }
+    const col = (k: keyof MemorySample) => samples.map((x) => x[k] / MiB);
+    const memRow = (what: string, xs: number[]) => `| ${what} | ${fmt(quantile(xs, 0))} | ${fmt(median(xs))} | ${fmt(Math.max(...xs))} | ${fmt(xs.at(-1)!)} |`;
+    out.push(
+      '### Image size and memory in the Pod (64 MiB limit, BFD Up with the lab router, dataplane managed)',
+      '',
+      `Image \`${process.env.IMAGE ?? 'localhost/egress-agent:dev'}\`: ${fmt(imageBytes / MiB, 0)} MiB (podman's size: every layer, bases included).`,
+      `Samples every ${MEMORY_SAMPLE_MS / 1000} s for ${MEMORY_WINDOW_MS / 1000} s after every session is Up (the agent releases its startup`,
+      `pages 20 s after start: ${pageRelease(await pod.logs())}). The cgroup's usage counts the page cache`,
+      'of files the container read, so it is above the RSS. Goal: agent RSS <= 48 MiB, no OOM kill.',
+      '',
+      '| MiB | min | median | max | last |',
+      '|---|---|---|---|---|',
+      memRow('cgroup usage (memory.usage_in_bytes)', col('usage')),
+      memRow('agent RSS (VmRSS of node)', col('rss')),
+      memRow('  of it anonymous (RssAnon)', col('anon')),
+      memRow('  of it file-backed (RssFile)', col('file')),
+      '',
+      `cgroup peak ${fmt((await mem.peak()) / MiB)} MiB, OOM kills ${await mem.ooms()}.`,
+      '',
+    );
     const drains: number[] = [], kills: number[] = [], reasons = new Set<string>();
     for (let i = 0; i < RUNS; i++) {
       for (const [how, into] of [['stop', drains], ['kill', kills]] as const) {
