@@ -19,7 +19,10 @@ export const DEFAULT_HANDOFF_PATH = '/var/run/kube-ovn/bfdd-supervisor/egress-ag
 export const HANDOFF_INPUT = { env: 'EGRESS_AGENT_HANDOFF', flag: 'handoff' } as const;
 /** The value that turns the hand-off off. */
 export const HANDOFF_OFF = 'none';
-const MAX_BYTES = 64 * 1024;
+// Room for far more no-SNAT CIDRs than Kube-OVN's variables can carry (an environment string is at
+// most 128 KiB, MAX_ARG_STRLEN; 10,000 CIDRs make ~250 KB here); the bound only stops a runaway file
+// from filling the 64 MiB container.
+export const HANDOFF_MAX_BYTES = 8 * 1024 * 1024;
 
 const family = (f: 4 | 6) => [`ipv${f}.internalGateway`, `ipv${f}.externalGateway`, `ipv${f}.noSnatSources`, `ipv${f}.snatTo`];
 /** Settings the hand-off carries: everything the dataplane plan depends on, nothing secret. */
@@ -123,7 +126,7 @@ export function readHandoff(path: string, euid = process.geteuid?.() ?? 0): Hand
     if (!st.isFile()) return bad('is not a regular file; refused');
     if (st.uid !== 0 && st.uid !== euid) return bad(`is owned by uid ${st.uid}, neither root (the init container) nor this process (uid ${euid}); refused`);
     if ((st.mode & 0o022) !== 0) return bad(`is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); refused`);
-    if (st.size > MAX_BYTES) return bad(`is ${st.size} bytes, more than ${MAX_BYTES}; refused`);
+    if (st.size > HANDOFF_MAX_BYTES) return bad(`is ${st.size} bytes, more than ${HANDOFF_MAX_BYTES}; refused`);
     const buf = Buffer.alloc(st.size);
     let off = 0;
     while (off < st.size) {

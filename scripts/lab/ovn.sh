@@ -33,11 +33,14 @@ readonly KICK4=10.16.0.250 KICK6=fd00:10:16::fa KICK_MAC=0a:00:00:16:00:fa
 usage() {
   cat >&2 <<'EOF'
 usage: ovn.sh COMMAND [-p PREFIX] [ARGS...]    (PREFIX default: vov; namespaces PREFIX-<node>)
-  up [--gateways N] [--family 4|6|dual]   start OVS+OVN, lr0/ls-gw, replicas gw1..gwN (default 2, dual)
+  up [--gateways N] [--family 4|6|dual] [--underlay yes|no]
+                                          start OVS+OVN, lr0/ls-gw, replicas gw1..gwN (default 2, dual);
+                                          --underlay yes: net1 on each replica, external gateway in PREFIX-ext
   down                                    stop and remove only what `up` created
-  env gwN                                 Kube-OVN's environment of gwN's bfdd container (KEY=VALUE)
+  env gwN                                 Kube-OVN's environment of gwN's bfdd container (KEY=VALUE),
+                                          with --underlay also the init container's gateway variables
   info                                    JSON description of the lab
-  exec NODE CMD...                        NODE = ovs|kick|gwN
+  exec NODE CMD...                        NODE = ovs|kick|gwN (|ext with --underlay)
   bfd-route DST_IP [MIN_TX MIN_RX MULT]   NB BFD row + ECMP --bfd static route (again: change timers)
   bfd-del DST_IP                          remove the route and the BFD row
   bfd-state DST_IP                        SB BFD status: up|down|init|admin_down|absent
@@ -57,7 +60,7 @@ PREFIX=vov
 ARGS=()
 declare -A OPTS=()
 parse_args() {
-  parse_opts "--gateways --family" "$@"
+  parse_opts "--gateways --family --underlay" "$@"
   STATE=$RUN_ROOT/$PREFIX-ovn
   # Every OVS/OVN tool finds its daemons and sockets through these (never /var/run/openvswitch).
   export OVS_RUNDIR=$STATE/ovs OVS_LOGDIR=$STATE/log OVS_DBDIR=$STATE/ovs OVS_SYSCONFDIR=$STATE/etc
@@ -90,6 +93,11 @@ has6() { [[ $FAMILY != 4 ]]; }
 gw4() { echo "10.16.0.1$1"; }
 gw6() { echo "fd00:10:16::1$1"; }
 gw_mac() { printf '0a:00:00:16:00:%02x' $((0x10 + $1)); }
+# The underlay (up --underlay): net1 of gwN and the external gateway in PREFIX-ext, as Multus would
+# attach it; only Kube-OVN's init container (gateway variables) needs it.
+readonly EXT4=172.17.0.1 EXT6=fd00:172:17::1 EXT_PLEN4=16 EXT_PLEN6=64
+net1_4() { echo "172.17.0.1$1"; }
+net1_6() { echo "fd00:172:17::1$1"; }
 
 load_state() {
   [[ -f $STATE/ready ]] || die "OVN lab '$PREFIX' is not up (no $STATE/ready; run: ovn.sh up -p $PREFIX)"
@@ -98,8 +106,10 @@ load_state() {
     case $k in
       family) FAMILY=$v ;;
       gateways) GATEWAYS=$v ;;
+      underlay) UNDERLAY=$v ;;
     esac
   done <"$STATE/lab.conf"
+  UNDERLAY=${UNDERLAY:-0}
   [[ -n ${FAMILY:-} && -n ${GATEWAYS:-} ]] || die "corrupt $STATE/lab.conf"
 }
 
@@ -111,6 +121,7 @@ check_gw() {
 
 check_node() {
   [[ $1 == ovs || $1 == kick ]] && return 0
+  [[ $1 == ext ]] && ((UNDERLAY)) && return 0
   check_gw "$1" >/dev/null
 }
 
@@ -156,6 +167,25 @@ add_node() {
   plug "$node" "$tmp" "$mac"
   if has4; then nip "$node" addr add "$a4/$PLEN4" dev eth0; fi
   if has6; then nip "$node" addr add "$a6/$PLEN6" dev eth0 nodad; fi
+}
+
+# PREFIX-ext: bridge br-ext with the external gateway's addresses; net1 of every replica on it.
+add_underlay() {
+  local i
+  add_ns ext
+  nip ext link add br-ext type bridge
+  nip ext link set br-ext up
+  if has4; then nip ext addr add "$EXT4/$EXT_PLEN4" dev br-ext; fi
+  if has6; then nip ext addr add "$EXT6/$EXT_PLEN6" dev br-ext nodad; fi
+  for ((i = 1; i <= GATEWAYS; i++)); do
+    new_veth "$PREFIX-u$i"
+    ip link set "$PREFIX-u${i}a" netns "$(ns "gw$i")" name net1
+    ip link set "$PREFIX-u${i}b" netns "$(ns ext)" name "u-gw$i"
+    nip ext link set "u-gw$i" master br-ext up
+    nip "gw$i" link set net1 up
+    if has4; then nip "gw$i" addr add "$(net1_4 "$i")/$EXT_PLEN4" dev net1; fi
+    if has6; then nip "gw$i" addr add "$(net1_6 "$i")/$EXT_PLEN6" dev net1 nodad; fi
+  done
 }
 
 start_daemons() {
@@ -206,20 +236,25 @@ start_monitor() {
 }
 
 cmd_up() {
-  only_opts --gateways --family
+  only_opts --gateways --family --underlay
   ((${#ARGS[@]} == 0)) || die "up takes no positional arguments (got: ${ARGS[*]})"
   GATEWAYS=${OPTS[--gateways]:-2}
   FAMILY=${OPTS[--family]:-dual}
+  case ${OPTS[--underlay]:-no} in
+    yes) UNDERLAY=1 ;;
+    no) UNDERLAY=0 ;;
+    *) die "--underlay must be yes or no, got '${OPTS[--underlay]}'" ;;
+  esac
   [[ $GATEWAYS =~ ^[1-9]$ ]] || die "--gateways must be 1..9, got '$GATEWAYS'"
   [[ $FAMILY =~ ^(4|6|dual)$ ]] || die "--family must be 4, 6 or dual, got '$FAMILY'"
   [[ -e $STATE ]] && die "OVN lab '$PREFIX' already exists ($STATE); run: ovn.sh down -p $PREFIX"
   local n i
-  for n in ovs kick $(seq -f 'gw%g' 1 "$GATEWAYS"); do
+  for n in ovs kick ext $(seq -f 'gw%g' 1 "$GATEWAYS"); do
     ns_exists "$(ns "$n")" && die "namespace $(ns "$n") already exists and was not created by this lab"
   done
   command -v ovn-controller >/dev/null || die "OVN is not installed (run: make setup)"
   mkdir -p "$STATE/netns" "$STATE/links"
-  printf 'family=%s\ngateways=%s\n' "$FAMILY" "$GATEWAYS" >"$STATE/lab.conf"
+  printf 'family=%s\ngateways=%s\nunderlay=%s\n' "$FAMILY" "$GATEWAYS" "$UNDERLAY" >"$STATE/lab.conf"
   trap 'rc=$?; trap - EXIT; echo "ovn.sh: up failed; removing what it created" >&2; teardown || true; exit "$rc"' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -231,6 +266,7 @@ cmd_up() {
     add_node "gw$i" "$PREFIX-g$i" "$(gw_mac "$i")" "$(gw4 "$i")" "$(gw6 "$i")"
   done
   add_node kick "$PREFIX-k" "$KICK_MAC" "$KICK4" "$KICK6"
+  if ((UNDERLAY)); then add_underlay; fi
   start_monitor
   # Ready = the chassis claimed the gateway port (BFD can run) and has installed the flows.
   wait_for "cr-$LRP bound to $CHASSIS" 30 port_bound "cr-$LRP"
@@ -269,10 +305,13 @@ cmd_env() {
   if has4; then
     pod_ips+=("$(gw4 "$i")")
     peers+=("$LRP4")
+    # The init container's gateway variables: the router port is the internal gateway.
+    if ((UNDERLAY)); then printf '%s\n' "INTERNAL_GATEWAY_IPV4=$LRP4" "EXTERNAL_GATEWAY_IPV4=$EXT4"; fi
   fi
   if has6; then
     pod_ips+=("$(gw6 "$i")")
     peers+=("$LRP6")
+    if ((UNDERLAY)); then printf '%s\n' "INTERNAL_GATEWAY_IPV6=$LRP6" "EXTERNAL_GATEWAY_IPV6=$EXT6"; fi
   fi
   local IFS=,
   echo "POD_IPS=${pod_ips[*]}"
@@ -286,20 +325,27 @@ cmd_info() {
   only_opts
   ((${#ARGS[@]} == 0)) || die "info takes no positional arguments"
   load_state
-  local i gws='' sep=''
+  local i gws=() v4='' v6=''
+  if has4; then v4=1; fi
+  if has6; then v6=1; fi
   for ((i = 1; i <= GATEWAYS; i++)); do
-    local a=()
-    if has4; then a+=("\"ipv4\":\"$(gw4 "$i")\""); fi
-    if has6; then a+=("\"ipv6\":\"$(gw6 "$i")\""); fi
-    gws+="$sep\"gw$i\":{\"ns\":\"$(ns "gw$i")\",\"mac\":\"$(gw_mac "$i")\",$(IFS=,; echo "${a[*]}")}"
-    sep=,
+    gws+=("$(jq -nc --arg name "gw$i" --arg ns "$(ns "gw$i")" --arg mac "$(gw_mac "$i")" \
+      --arg a4 "${v4:+$(gw4 "$i")}" --arg a6 "${v6:+$(gw6 "$i")}" \
+      --arg n4 "${v4:+$(net1_4 "$i")}" --arg n6 "${v6:+$(net1_6 "$i")}" --argjson underlay "$UNDERLAY" '
+      def opt(k; v): if v == "" then {} else {(k): v} end;
+      {($name): ({ns: $ns, mac: $mac} + opt("ipv4"; $a4) + opt("ipv6"; $a6)
+        + if $underlay == 1 then {net1: (opt("ipv4"; $n4) + opt("ipv6"; $n6))} else {} end)}')")
   done
-  local lrp=()
-  if has4; then lrp+=("\"ipv4\":\"$LRP4\""); fi
-  if has6; then lrp+=("\"ipv6\":\"$LRP6\""); fi
-  printf '{"prefix":"%s","family":"%s","stateDir":"%s","chassis":"%s","router":"%s","routerPort":{"name":"%s","mac":"%s",%s},"namespaces":{"ovs":"%s","kick":"%s"},"gateways":{%s}}\n' \
-    "$PREFIX" "$FAMILY" "$STATE" "$CHASSIS" "$LR" "$LRP" "$LRP_MAC" "$(IFS=,; echo "${lrp[*]}")" \
-    "$(ns ovs)" "$(ns kick)" "$gws"
+  jq -nc --arg prefix "$PREFIX" --arg family "$FAMILY" --arg state "$STATE" --arg chassis "$CHASSIS" \
+    --arg lr "$LR" --arg lrp "$LRP" --arg mac "$LRP_MAC" --arg l4 "${v4:+$LRP4}" --arg l6 "${v6:+$LRP6}" \
+    --arg e4 "${v4:+$EXT4}" --arg e6 "${v6:+$EXT6}" --arg ovs "$(ns ovs)" --arg kick "$(ns kick)" --arg ext "$(ns ext)" \
+    --argjson underlay "$UNDERLAY" --jsonargs '
+    def opt(k; v): if v == "" then {} else {(k): v} end;
+    {prefix: $prefix, family: $family, stateDir: $state, chassis: $chassis, router: $lr,
+     routerPort: ({name: $lrp, mac: $mac} + opt("ipv4"; $l4) + opt("ipv6"; $l6)),
+     namespaces: ({ovs: $ovs, kick: $kick} + if $underlay == 1 then {ext: $ext} else {} end),
+     gateways: ($ARGS.positional | add)}
+    + if $underlay == 1 then {externalGateway: (opt("ipv4"; $e4) + opt("ipv6"; $e6))} else {} end' "${gws[@]}"
 }
 
 # ---------------------------------------------------------------------------------------------
