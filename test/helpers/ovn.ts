@@ -15,6 +15,8 @@ export interface OvnLabOptions {
   /** Gateway replicas gw1..gwN on the router port's switch (default 2). */
   gateways?: number;
   family?: OvnFamily;
+  /** net1 on every replica and an external gateway (ovn.sh up --underlay yes): for the init container. */
+  underlay?: boolean;
 }
 
 export interface OvnLabInfo {
@@ -25,7 +27,9 @@ export interface OvnLabInfo {
   router: string;
   routerPort: { name: string; mac: string; ipv4?: string; ipv6?: string };
   namespaces: { ovs: string; kick: string };
-  gateways: Record<string, { ns: string; mac: string; ipv4?: string; ipv6?: string }>;
+  gateways: Record<string, { ns: string; mac: string; ipv4?: string; ipv6?: string; net1?: { ipv4?: string; ipv6?: string } }>;
+  /** With the underlay: the external gateway's addresses (in PREFIX-ext). */
+  externalGateway?: { ipv4?: string; ipv6?: string };
 }
 
 /** One SB BFD row (what pinctrl runs). */
@@ -58,15 +62,17 @@ export class OvnLab {
   readonly prefix: string;
   readonly gatewayCount: number;
   readonly family: OvnFamily;
+  readonly underlay: boolean;
 
   constructor(prefix: string, opts: OvnLabOptions = {}) {
     this.prefix = prefix;
     this.gatewayCount = opts.gateways ?? 2;
     this.family = opts.family ?? 'dual';
+    this.underlay = opts.underlay ?? false;
   }
 
   /** The network namespace of a lab node (ovs, kick, gwN). */
-  ns(node: LabNode | 'ovs' | 'kick'): string {
+  ns(node: LabNode | 'ovs' | 'kick' | 'ext'): string {
     return `${this.prefix}-${node}`;
   }
 
@@ -84,14 +90,14 @@ export class OvnLab {
   }
 
   async up(): Promise<void> {
-    await this.run('up', ['--gateways', String(this.gatewayCount), '--family', this.family]);
+    await this.run('up', ['--gateways', String(this.gatewayCount), '--family', this.family, '--underlay', this.underlay ? 'yes' : 'no']);
   }
 
   async down(): Promise<void> {
     await this.run('down');
   }
 
-  /** Kube-OVN's environment of the replica's bfdd container (POD_IPS, BFD_PEER_IPS, BFD_MIN_*). */
+  /** Kube-OVN's environment of the replica's bfdd container (POD_IPS, BFD_PEER_IPS, BFD_MIN_*), with the underlay also the init container's gateway variables. */
   async env(gw: LabNode): Promise<Record<string, string>> {
     const env: Record<string, string> = {};
     for (const line of (await this.out('env', [gw])).split('\n')) {
@@ -105,7 +111,7 @@ export class OvnLab {
     return JSON.parse(await this.out('info')) as OvnLabInfo;
   }
 
-  exec(node: LabNode | 'ovs' | 'kick', argv: readonly string[], opts: Options = {}): Promise<Result> {
+  exec(node: LabNode | 'ovs' | 'kick' | 'ext', argv: readonly string[], opts: Options = {}): Promise<Result> {
     return this.run('exec', [node, ...argv], opts);
   }
 

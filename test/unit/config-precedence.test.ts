@@ -81,7 +81,7 @@ t.test('defaults', async (t) => {
     controlSocket: '/run/egress-agent/control.sock',
     compatSocket: '/var/run/kube-ovn/bfdd-supervisor/control.sock',
     drainGraceMs: 3000,
-    startupPageReleaseMs: 20000,
+    startupPageReleaseMs: 5000,
     logLevel: 'info',
     debugCommands: false,
     upstream: {
