@@ -64,6 +64,11 @@ t.test('bfdd container (uid 65534, 64 MiB, 300m) and OVN: every session Up on bo
 
 t.test('SIGKILL of the container: OVN times the sessions out within its detection time; restarted, Up again', async (t) => {
   await ovnUp();
+  // The only replica dies: OVN 23.03's pinctrl checks detection only when something wakes it, and
+  // with no BFD packet arriving it would stall ~60 s (docs/bfd-requirements.md, OVN-01). In Kube-OVN
+  // other replicas' packets wake it; here the lab's kicker does.
+  await lab.kickerStart(50);
+  t.teardown(() => lab.kickerStop());
   const wire = await captureBfd(lab, 'gw1', FAMS.map(ovnPort), { ms: 4000 });
   const killedAt = Date.now();
   await pod.kill('KILL');
@@ -76,6 +81,7 @@ t.test('SIGKILL of the container: OVN times the sessions out within its detectio
   }
   for (const f of FAMS) await lab.bfdWait(ours(f), 'down', 10);
   t.same(await lab.nexthops(), [], 'lr0 no longer routes to the dead Pod');
+  await lab.kickerStop();
   const restartedAt = Date.now();
   await pod.start();
   await ovnUp();
