@@ -8,7 +8,7 @@ TS_SRC := $(shell find agent scripts -name '*.ts' 2>/dev/null) tsconfig.json tsc
 
 IMAGE ?= localhost/egress-agent:dev
 
-.PHONY: image bases-background build setup deps test test-unit test-native test-integration test-e2e demo bench fuzz clean require-root
+.PHONY: image image-background build setup deps test test-unit test-native test-integration test-e2e demo bench fuzz clean require-root
 
 setup:
 	bash scripts/setup-system.sh
@@ -44,16 +44,17 @@ test-e2e: build require-root
 	@if ls test/e2e/*.test.ts >/dev/null 2>&1; then npx tap run --disable-coverage --reporter=terse --jobs=1 --timeout=600 test/e2e test/faults; fi
 
 # Everything, from a fresh clone: system packages (as root), npm, native, TypeScript, all tests.
-# The image's base images (minutes of mmdebstrap, mostly I/O) are built in the background while the
-# native and unit tests run; the container e2e waits for them (scripts/image/bases.sh locks).
-test: setup build bases-background test-native test-unit test-integration test-e2e
+# The image (minutes from cold: mmdebstrap bases, npm ci and the addon inside the build) is built in
+# the background while the native and unit tests run; the container e2e's `make image` then waits
+# for it (scripts/image/build.sh locks) and finds every layer cached.
+test: setup build image-background test-native test-unit test-integration test-e2e
 	@echo "make test: all suites passed"
 
-bases-background: require-root
+image-background: require-root
 	@mkdir -p build
 	@if command -v podman >/dev/null && command -v mmdebstrap >/dev/null; then \
-	  setsid bash scripts/image/bases.sh >build/bases.log 2>&1 </dev/null & \
-	  echo "make: building the image bases in the background (log: build/bases.log)"; \
+	  IMAGE=$(IMAGE) setsid bash scripts/image/build.sh >build/image.log 2>&1 </dev/null & \
+	  echo "make: building the image $(IMAGE) in the background (log: build/image.log)"; \
 	fi
 
 demo: setup build require-root

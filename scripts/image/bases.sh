@@ -120,8 +120,7 @@ main() {
     *) echo "usage: bases.sh [--force]" >&2; exit 2 ;;
   esac
   [[ -r $SOURCES ]] || die "no apt sources at $SOURCES (set EGRESS_AGENT_APT_SOURCES)"
-  # One builder at a time: `make test` starts a build in the background (make bases-background) and
-  # the container e2e's `make image` then waits here for it and reuses its images.
+  # One builder at a time (make test builds the image in the background, see build.sh).
   exec 9>"${EGRESS_AGENT_BASES_LOCK:-/run/lock/egress-agent-bases.lock}"
   flock 9
   local want

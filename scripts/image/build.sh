@@ -13,6 +13,11 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IMAGE=${IMAGE:-localhost/egress-agent:dev}
 
+# One build at a time: `make test` starts one in the background (make image-background); the
+# container e2e's `make image` waits here, then finds every layer cached.
+exec 8>"${EGRESS_AGENT_IMAGE_LOCK:-/run/lock/egress-agent-image.lock}"
+flock 8
+
 if [[ -z ${BUILD_BASE:-} || -z ${RUNTIME_BASE:-} ]]; then
   eval "$(bash "$root/scripts/image/bases.sh" | grep -E '^(BUILD|RUNTIME)_BASE=localhost/[a-z0-9./:_-]+$')"
 fi
