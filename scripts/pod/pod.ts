@@ -120,6 +120,17 @@ export class Pod {
   async rm(): Promise<void> {
     await this.run('rm');
   }
+
+  /** Polls fn until it returns non-null; on timeout rejects naming `what`, with the container's log tail. */
+  async until<T>(what: string, timeoutMs: number, fn: () => Promise<T | null>, periodMs = 500): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await fn();
+      if (r !== null) return r;
+      if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; container log:\n${(await this.logs()).slice(-4000)}`);
+      await new Promise((res) => setTimeout(res, periodMs));
+    }
+  }
 }
 
 /** A Pod for a test, removed in teardown (and a stale one with the same name first). */

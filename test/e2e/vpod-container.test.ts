@@ -31,15 +31,7 @@ const env = await lab.env('gw1');
 const peers = env.BFD_PEER_IPS!.split(',');
 const pod = await withPod(t, 'vpod-gw1');
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | null>, periodMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await fn();
-    if (r !== null) return r;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; container log:\n${(await pod.logs()).slice(-4000)}`);
-    await new Promise((res) => setTimeout(res, periodMs));
-  }
-}
+const until = <T>(what: string, timeoutMs: number, fn: () => Promise<T | null>, periodMs?: number): Promise<T> => pod.until(what, timeoutMs, fn, periodMs);
 const probeOk = (what: 'live' | 'ready') => async () => ((await pod.probe(what)).exitCode === 0 ? true : null);
 /** kubelet's startupProbe: exec `live`, period 2 s, failureThreshold 30. */
 const started = () => until('startupProbe (supervisor live)', 60_000, probeOk('live'), 2000);

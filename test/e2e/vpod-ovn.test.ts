@@ -28,15 +28,7 @@ for (const f of FAMS) await lab.bfdRoute(ours(f), FAST);
 const env = await lab.env('gw1');
 const pod = await withPod(t, 'vpo-gw1');
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | null>, periodMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await fn();
-    if (r !== null) return r;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; container log:\n${(await pod.logs()).slice(-4000)}`);
-    await new Promise((res) => setTimeout(res, periodMs));
-  }
-}
+const until = <T>(what: string, timeoutMs: number, fn: () => Promise<T | null>, periodMs?: number): Promise<T> => pod.until(what, timeoutMs, fn, periodMs);
 const ready = () => until('readinessProbe (every session Up)', 60_000, async () => ((await pod.probe('ready')).exitCode === 0 ? true : null), 1000);
 async function ovnUp(): Promise<void> {
   for (const f of FAMS) await lab.bfdWait(ours(f), 'up', 30);
