@@ -250,7 +250,7 @@ export function decodeWireBfd(b: Buffer, at = 0): WireBfd | null {
  * with tcpdump and decodes them. Resolves once tcpdump listens. `packets` resolves after `count`
  * packets, `ms` milliseconds or stop(), whichever comes first; with a count, fewer is an error.
  */
-export async function captureBfd(lab: OvnLab, node: LabNode, sources: readonly string[], opts: { count?: number; ms: number }): Promise<{ packets: Promise<WireBfd[]>; stop: () => Promise<WireBfd[]> }> {
+export async function captureBfd(lab: { ns(node: LabNode): string }, node: LabNode, sources: readonly string[], opts: { count?: number; ms: number }): Promise<{ packets: Promise<WireBfd[]>; stop: () => Promise<WireBfd[]> }> {
   const filter = `udp dst port 3784 and (${sources.map((a) => `src host ${a}`).join(' or ')})`;
   // timeout(1) as well as execa's: a capture orphaned by a killed test run still ends.
   const child = execa('timeout', [String(Math.ceil(opts.ms / 1000) + 1), 'ip', 'netns', 'exec', lab.ns(node), 'tcpdump', '-i', 'eth0', '-nn', '-l', '-U', '-tt', '-x', ...(opts.count ? ['-c', String(opts.count)] : []), filter], {
