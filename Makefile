@@ -60,7 +60,7 @@ image-background: require-root
 demo: setup build require-root
 	bash scripts/demo.sh
 
-bench: setup build require-root
+bench: setup build bench-floor require-root
 	bash scripts/bench/run.sh
 
 # The product image, with rootful podman (README.md: "The image"). Needs root, like podman here.

@@ -17,7 +17,7 @@ NATIVE_FLAGS := -std=c++17 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer 
 NATIVE_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 
-.PHONY: native-test test-native fuzz fuzz-ct
+.PHONY: native-test test-native fuzz fuzz-ct bench-floor
 
 $(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_RTNL_H) $(NATIVE_CT) $(NATIVE_ENGINE) $(NATIVE_TEST_SRC) native/native.mk
 	@mkdir -p $(NATIVE_OUT)
@@ -48,3 +48,10 @@ $(NATIVE_OUT)/fuzz-ct: $(NATIVE_CT) native/fuzz/fuzz_ct.cc native/native.mk
 fuzz-ct: $(NATIVE_OUT)/fuzz-ct
 	@mkdir -p $(NATIVE_OUT)/fuzz-ct-corpus
 	$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $(NATIVE_OUT)/fuzz-ct-corpus native/fuzz/seeds-ct
+
+# The benchmark's physical floor (scripts/bench/bfd.ts): a bare C sender of the engine's packets.
+$(NATIVE_OUT)/bfd-send-floor: native/bench/bfd-send-floor.c native/native.mk
+	@mkdir -p $(NATIVE_OUT)
+	clang -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+bench-floor: $(NATIVE_OUT)/bfd-send-floor

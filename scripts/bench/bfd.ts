@@ -3,12 +3,14 @@
 // 2. transmit interval jitter at 100 ms and 10 ms (gaps between consecutive packets, from tcpdump);
 // 3. CPU stress on both cores at 3 x 10 ms: flaps and max transmit gap per side;
 // 4. a 2 s stall of the JavaScript event loop at 3 x 10 ms;
-// 5. session scale 1/100/1000 at 50 ms: CPU and RSS of the engine process (baseline: 0 sessions).
+// 5. session scale 1/100/1000 at 50 ms: CPU and RSS of the engine process (baseline: 0 sessions);
+// 6. restart -> FRR Up (issue 13): process start and the BFD handshake, median of 10;
+// 7. 1000 sessions x 50 ms under a CPU hog: receive drops and CPU against a bare C sender.
 import { execa } from 'execa';
 import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Capture, NodeChild, cpuMs, fmt, gaps, lab, log, median, quantile, rssMiB, sleep } from './lib.js';
+import { Capture, NodeChild, ROOT, cpuMs, fmt, gaps, lab, log, median, quantile, rssMiB, sleep, threadCpuMs } from './lib.js';
 
 // BENCH_BFD_PREFIX: another lab prefix, so two runs (e.g. an A/B of two builds) cannot collide.
 const P = process.env.BENCH_BFD_PREFIX ?? 'vbb';
@@ -253,11 +255,169 @@ async function scale(): Promise<string> {
   ].join('\n');
 }
 
+
+const stats3 = (xs: number[]) => `${fmt(median(xs))} | ${fmt(quantile(xs, 0.9))} | ${fmt(Math.max(...xs))}`;
+
+async function restart(): Promise<string> {
+  const n = Number(process.env.BENCH_RESTARTS ?? 10);
+  await lab('frr', P, 'up', '100', '100', '3');
+  const cap = new Capture(GW, 'eth0', 'udp port 3784');
+  await cap.ready();
+  let ours = startOurs(100, 50);
+  await bothUp(ours);
+  const start: number[] = [], bfd: number[] = [], total: number[] = [], bare: number[] = [];
+  const fStart: number[] = [], fBfd: number[] = [], fTotal: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      // Ours restarts: SIGKILL, FRR declares us Down, a new process starts at a random phase of
+      // FRR's 1 s slow-rate transmissions.
+      await sleep(1500);
+      await ours.kill();
+      await lab('frr', P, 'wait', LOCAL, 'down', '5');
+      // Same-run baseline for the process start: Node.js alone, spawn to exit, same namespace.
+      const b0 = Date.now();
+      await execa('ip', ['netns', 'exec', GW, process.execPath, '-e', '']);
+      bare.push(Date.now() - b0);
+      await sleep(Math.random() * 1000);
+      const t0 = Date.now();
+      ours = startOurs(100, 50);
+      await bothUp(ours);
+      const up = await frrTransition('up', t0);
+      const first = cap.times(LOCAL, t0)[0]!;
+      start.push(first - t0); bfd.push(up - first); total.push(up - t0);
+      // Baseline: FRR's bfdd restarts (SIGKILL, we declare it Down, `lab.sh frr start`); the peer's
+      // Up is then ours (the engine's event time).
+      await sleep(1500);
+      const from = ours.messages.length;
+      await lab('frr', P, 'kill');
+      await ours.waitFor(isState('Down'), 5000, from);
+      await sleep(Math.random() * 1000);
+      const t1 = Date.now();
+      await lab('frr', P, 'start');
+      const ourUp = (await ours.waitFor(isState('Up'), 15000, from)).at as number;
+      await lab('frr', P, 'wait', LOCAL, 'up', '15');
+      const fFirst = cap.times(PEER, t1)[0]!;
+      fStart.push(fFirst - t1); fBfd.push(ourUp - fFirst); fTotal.push(ourUp - t1);
+      log(`restart ${i + 1}/${n}: ours ${fmt(start.at(-1)!)} + ${fmt(bfd.at(-1)!)} ms, bfdd ${fmt(fStart.at(-1)!)} + ${fmt(fBfd.at(-1)!)} ms, bare node ${fmt(bare.at(-1)!)} ms`);
+    }
+  } finally {
+    await ours.kill();
+    await cap.stop();
+  }
+  return [
+    `### Restart -> peer Up against FRR bfdd (3 x 100 ms, ${n} restarts each; median | p90 | max, ms)`,
+    '',
+    'Ours: the engine process is SIGKILLed, FRR declares it Down, a new process starts at a random phase of FRR\'s 1 s',
+    'slow-rate packets. "process start" = spawn (`ip netns exec node dist/scripts/bench/bfd-node.js`, the engine facade',
+    'only, not the whole agent) to our first packet on the wire; "BFD" = that packet to FRR\'s Up (its log, µs). Our first',
+    'packets carry Poll (start-up Poll), which FRR answers at once with a Final. Baseline, same run: FRR\'s bfdd restarted',
+    'the same way (`lab.sh frr start` to its first packet on the wire, then to our Up).',
+    '',
+    '| restarted side | process start: median | p90 | max | BFD (first packet -> peer Up): median | p90 | max | total (start -> peer Up): median | p90 | max |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    `| ours (bfd-js), FRR is the peer | ${stats3(start)} | ${stats3(bfd)} | ${stats3(total)} |`,
+    `| FRR bfdd (baseline), ours is the peer | ${stats3(fStart)} | ${stats3(fBfd)} | ${stats3(fTotal)} |`,
+    `| Node.js alone (\`node -e ''\`, spawn to exit; baseline for process start) | ${stats3(bare)} | - | - | - | - | - | - |`,
+    '',
+  ].join('\n');
+}
+
+/** Udp RcvbufErrors of a namespace (/proc/net/snmp is per network namespace). */
+async function rcvbufErrors(ns: string): Promise<number> {
+  const lines = (await execa('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  return Number(values![names!.indexOf('RcvbufErrors')]);
+}
+
+async function drops(): Promise<string> {
+  const n = 1000, ms = 50, window = Number(process.env.BENCH_DROPS_S ?? 15);
+  await lab('frr', P, 'down');
+  const addrs = Array.from({ length: n }, (_, i) => `10.30.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+  await execa('ip', ['-n', OVN, '-batch', '-'], { input: addrs.map((a) => `addr replace ${a}/32 dev lo`).join('\n') });
+  await execa('ip', ['-n', GW, 'route', 'replace', '10.30.0.0/16', 'via', '10.16.0.1', 'dev', 'eth0']);
+  const oursFile = path.join(tmpdir(), `${P}-drops-ours.json`), theirsFile = path.join(tmpdir(), `${P}-drops-theirs.json`);
+  await writeFile(oursFile, JSON.stringify(addrs.map((a, i) => spec(ms, LOCAL, a, 0x2000 + i))));
+  await writeFile(theirsFile, JSON.stringify(addrs.map((a, i) => spec(ms, a, LOCAL, 0x8000 + i))));
+  const peer = new NodeChild(OVN, 'bfd-node.js', [`@${theirsFile}`], { BENCH_BFD_RT: '50' });
+  const ours = new NodeChild(GW, 'bfd-node.js', [`@${oursFile}`], { BENCH_BFD_RT: '50' });
+  type Sess = { state: string; flaps: number; counters: { packetsOut: number } };
+  // A CPU hog holds off our JS thread (normal priority; only the engine thread is SCHED_FIFO).
+  const sessions = async () => (await ours.request('sessions', 'sessions', 60000)).sessions as Sess[];
+  const sockDrops = async () => ((await ours.request('stats', 'stats', 60000)).stats as { rxSockets: { drops: number }[] }).rxSockets.reduce((a, r) => a + r.drops, 0);
+  const sent = async () => (await sessions()).reduce((a, s) => a + s.counters.packetsOut, 0);
+  const measured: { hog: boolean; up: number; flaps: number; pps: number; cpu: number; engine: number; sockDrops: number; rcvbufErrors: number }[] = [];
+  const floor: { cpu: number; pps: number; failed: number }[] = [];
+  let hogProc: ReturnType<typeof execa> | null = null;
+  const hog = (on: boolean) => {
+    if (on) hogProc = execa('stress-ng', ['--cpu', '2', '--timeout', `${window + 5}s`, '--quiet'], { reject: false });
+  };
+  const unhog = async () => { if (hogProc) { hogProc.kill('SIGTERM'); await hogProc; hogProc = null; } };
+  try {
+    await ours.waitFor((m) => m.type === 'ready', 120000);
+    const deadline = Date.now() + 120000;
+    while ((await sessions()).filter((x) => x.state === 'Up').length < n && Date.now() < deadline) await sleep(1000);
+    await sleep(3000);
+    for (const withHog of [false, true]) {
+      hog(withHog);
+      await sleep(1000);
+      const [c0, t0, p0, d0, e0, f0] = [await cpuMs(ours.pid), await threadCpuMs(ours.pid, 'bfd-engine'), await sent(), await sockDrops(), await rcvbufErrors(GW), (await sessions()).reduce((a, s) => a + s.flaps, 0)];
+      const w0 = Date.now();
+      await sleep(window * 1000);
+      const [c1, t1, p1, d1, e1, s1] = [await cpuMs(ours.pid), await threadCpuMs(ours.pid, 'bfd-engine'), await sent(), await sockDrops(), await rcvbufErrors(GW), await sessions()];
+      const secs = (Date.now() - w0) / 1000;
+      await unhog();
+      const up = s1.filter((x) => x.state === 'Up').length, flaps = s1.reduce((a, s) => a + s.flaps, 0) - f0;
+      measured.push({ hog: withHog, up, flaps, pps: (p1 - p0) / secs, cpu: (c1 - c0) / secs / 10, engine: (t1 - t0) / secs / 10, sockDrops: d1 - d0, rcvbufErrors: e1 - e0 });
+      log(`drops (hog ${withHog}): cpu ${fmt((c1 - c0) / secs / 10, 2)} %, socket drops ${d1 - d0}, RcvbufErrors ${e1 - e0}`);
+    }
+    await ours.kill();
+    // The floor: the same packets from a bare C sender in the same namespace, with the same peer
+    // and priority; its CPU is its own sending loop's (getrusage).
+    for (const withHog of [false, true]) {
+      hog(withHog);
+      await sleep(1000);
+      const r = await execa('ip', ['netns', 'exec', GW, 'chrt', '-f', '50', path.join(ROOT, 'native/out/bfd-send-floor'), LOCAL, String(ms * 1000), String(window)],
+        { input: addrs.join('\n') + '\n' });
+      await unhog();
+      const out = JSON.parse(r.stdout.trim()) as { sent: number; failed: number; cpuUs: number; wallUs: number };
+      floor.push({ cpu: out.cpuUs / out.wallUs * 100, pps: out.sent / (out.wallUs / 1e6), failed: out.failed });
+      log(`floor (hog ${withHog}): cpu ${fmt(floor.at(-1)!.cpu, 2)} %, ${fmt(floor.at(-1)!.pps, 0)} packets/s`);
+    }
+  } finally {
+    await unhog();
+    await ours.kill();
+    await peer.kill();
+    await Promise.all([rm(oursFile, { force: true }), rm(theirsFile, { force: true })]);
+  }
+  const table = measured.flatMap((m, i) => [
+    `| ${m.hog ? 'stress-ng --cpu 2' : 'none'} | ours (bfd-js), whole process | ${m.up}/${n} | ${m.flaps} | ${fmt(m.pps, 0)} | ${fmt(m.cpu, 2)} | **${fmt(m.cpu / floor[i]!.cpu, 2)}x** | ${m.sockDrops} | ${m.rcvbufErrors} |`,
+    `| ${m.hog ? 'stress-ng --cpu 2' : 'none'} | ours, engine thread alone | | | | ${fmt(m.engine, 2)} | ${fmt(m.engine / floor[i]!.cpu, 2)}x | | |`,
+    `| ${m.hog ? 'stress-ng --cpu 2' : 'none'} | floor (native/bench/bfd-send-floor.c) | - | - | ${fmt(floor[i]!.pps, 0)} | ${fmt(floor[i]!.cpu, 2)} | 1.00x | - | - |`,
+  ]);
+  return [
+    `### ${n} sessions x ${ms} ms (x 3): receive drops under a CPU hog, CPU against a bare C sender (${window} s windows)`,
+    '',
+    'Ours: the engine process in the gateway namespace (SCHED_FIFO 50, as bfd.realtimePriority), all sessions Up with a',
+    'second engine in the router namespace; CPU from /proc/PID/stat (whole Node.js process, receive path included) and',
+    'from /proc/PID/task (the engine thread alone, named bfd-engine).',
+    'Floor: `native/out/bfd-send-floor` (`make bench-floor`), same namespace, same priority, same peer running: one',
+    'connected socket per session bound like ours, a 24-byte packet per session every 50 ms x U(0.75, 1), due packets',
+    'sent in passes at most 0.5 ms apart; it only sends (CPU of its sending loop, getrusage). Socket drops: the sum over',
+    'our receive sockets of the kernel\'s per-socket drop count (SO_MEMINFO, `rxSockets` in our stats); RcvbufErrors:',
+    'Udp RcvbufErrors of /proc/net/snmp in the gateway namespace; both as increases over the window.',
+    '',
+    '| CPU hog | sender | Up | flaps | packets/s sent | CPU % of one core | ratio to floor | socket drops | RcvbufErrors |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...table,
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_BFD_ONLY ?? 'detection,jitter,stress,stall,scale').split(',');
+  const only = (process.env.BENCH_BFD_ONLY ?? 'detection,jitter,stress,stall,scale,restart,drops').split(',');
   await lab('down', P).catch(() => undefined);
   await lab('up', P, '--replicas', '1', '--family', '4');
-  const sections: [string, () => Promise<string>][] = [['detection', detection], ['jitter', jitter], ['stress', stress], ['stall', stall], ['scale', scale]];
+  const sections: [string, () => Promise<string>][] = [['detection', detection], ['jitter', jitter], ['stress', stress], ['stall', stall], ['scale', scale], ['restart', restart], ['drops', drops]];
   let failed = 0;
   try {
     for (const [name, run] of sections) {

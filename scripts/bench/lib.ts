@@ -71,10 +71,10 @@ export class NodeChild {
     }
   }
 
-  async request(cmd: string, type: string): Promise<Record<string, unknown>> {
+  async request(cmd: string, type: string, timeoutMs = 5000): Promise<Record<string, unknown>> {
     const from = this.lines.length;
     this.send(cmd);
-    return this.waitFor((m) => m.type === type, 5000, from);
+    return this.waitFor((m) => m.type === type, timeoutMs, from);
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<unknown> {
@@ -129,6 +129,19 @@ export async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10; // fields 14/15, CLK_TCK = 100
+}
+
+/** CPU time (ms) of a process's threads with this name (/proc/PID/task/TID/comm), e.g. 'bfd-engine'. */
+export async function threadCpuMs(pid: number, name: string): Promise<number> {
+  const { readFile, readdir } = await import('node:fs/promises');
+  let total = 0;
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    if ((await readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8').catch(() => '')).trim() !== name) continue;
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += (Number(f[11]) + Number(f[12])) * 10;
+  }
+  return total;
 }
 
 export async function rssMiB(pid: number): Promise<number> {
