@@ -322,11 +322,12 @@ async function restart(): Promise<string> {
   ].join('\n');
 }
 
-/** Udp RcvbufErrors of a namespace (/proc/net/snmp is per network namespace). */
-async function rcvbufErrors(ns: string): Promise<number> {
-  const lines = (await execa('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+/** Udp counters of a process's network namespace (/proc/PID/net/snmp is that namespace's). */
+async function udpCounters(pid: number): Promise<Record<string, number>> {
+  const { readFile } = await import('node:fs/promises');
+  const lines = (await readFile(`/proc/${pid}/net/snmp`, 'utf8')).split('\n').filter((l) => l.startsWith('Udp:'));
   const [names, values] = lines.map((l) => l.split(/\s+/));
-  return Number(values![names!.indexOf('RcvbufErrors')]);
+  return Object.fromEntries(names!.map((k, i) => [k, Number(values![i])]));
 }
 
 async function drops(): Promise<string> {
@@ -340,11 +341,10 @@ async function drops(): Promise<string> {
   await writeFile(theirsFile, JSON.stringify(addrs.map((a, i) => spec(ms, a, LOCAL, 0x8000 + i))));
   const peer = new NodeChild(OVN, 'bfd-node.js', [`@${theirsFile}`], { BENCH_BFD_RT: '50' });
   const ours = new NodeChild(GW, 'bfd-node.js', [`@${oursFile}`], { BENCH_BFD_RT: '50' });
-  type Sess = { state: string; flaps: number; counters: { packetsOut: number } };
+  type Sess = { state: string; flaps: number };
   // A CPU hog holds off our JS thread (normal priority; only the engine thread is SCHED_FIFO).
   const sessions = async () => (await ours.request('sessions', 'sessions', 60000)).sessions as Sess[];
   const sockDrops = async () => ((await ours.request('stats', 'stats', 60000)).stats as { rxSockets: { drops: number }[] }).rxSockets.reduce((a, r) => a + r.drops, 0);
-  const sent = async () => (await sessions()).reduce((a, s) => a + s.counters.packetsOut, 0);
   const measured: { hog: boolean; up: number; flaps: number; pps: number; cpu: number; engine: number; sockDrops: number; rcvbufErrors: number }[] = [];
   const floor: { cpu: number; pps: number; failed: number }[] = [];
   let hogProc: ReturnType<typeof execa> | null = null;
@@ -357,18 +357,26 @@ async function drops(): Promise<string> {
     const deadline = Date.now() + 120000;
     while ((await sessions()).filter((x) => x.state === 'Up').length < n && Date.now() < deadline) await sleep(1000);
     await sleep(3000);
+    // Kernel-side numbers (CPU, packets sent, RcvbufErrors) are read from /proc at once, each
+    // snapshot timestamped: the hog delays our JS thread's answers (sessions, stats) by seconds.
+    const snap = async () => {
+      const at = Date.now();
+      const [cpu, engine, udp] = [await cpuMs(ours.pid), await threadCpuMs(ours.pid, 'bfd-engine'), await udpCounters(ours.pid)];
+      return { at, cpu, engine, out: udp.OutDatagrams!, rcvbufErrors: udp.RcvbufErrors! };
+    };
     for (const withHog of [false, true]) {
       hog(withHog);
       await sleep(1000);
-      const [c0, t0, p0, d0, e0, f0] = [await cpuMs(ours.pid), await threadCpuMs(ours.pid, 'bfd-engine'), await sent(), await sockDrops(), await rcvbufErrors(GW), (await sessions()).reduce((a, s) => a + s.flaps, 0)];
-      const w0 = Date.now();
+      const [d0, f0] = [await sockDrops(), (await sessions()).reduce((a, s) => a + s.flaps, 0)];
+      const a = await snap();
       await sleep(window * 1000);
-      const [c1, t1, p1, d1, e1, s1] = [await cpuMs(ours.pid), await threadCpuMs(ours.pid, 'bfd-engine'), await sent(), await sockDrops(), await rcvbufErrors(GW), await sessions()];
-      const secs = (Date.now() - w0) / 1000;
+      const b = await snap();
+      const [d1, s1] = [await sockDrops(), await sessions()];
       await unhog();
+      const secs = (b.at - a.at) / 1000;
       const up = s1.filter((x) => x.state === 'Up').length, flaps = s1.reduce((a, s) => a + s.flaps, 0) - f0;
-      measured.push({ hog: withHog, up, flaps, pps: (p1 - p0) / secs, cpu: (c1 - c0) / secs / 10, engine: (t1 - t0) / secs / 10, sockDrops: d1 - d0, rcvbufErrors: e1 - e0 });
-      log(`drops (hog ${withHog}): cpu ${fmt((c1 - c0) / secs / 10, 2)} %, socket drops ${d1 - d0}, RcvbufErrors ${e1 - e0}`);
+      measured.push({ hog: withHog, up, flaps, pps: (b.out - a.out) / secs, cpu: (b.cpu - a.cpu) / secs / 10, engine: (b.engine - a.engine) / secs / 10, sockDrops: d1 - d0, rcvbufErrors: b.rcvbufErrors - a.rcvbufErrors });
+      log(`drops (hog ${withHog}): cpu ${fmt(measured.at(-1)!.cpu, 2)} %, ${fmt(measured.at(-1)!.pps, 0)} packets/s, socket drops ${d1 - d0}, RcvbufErrors ${b.rcvbufErrors - a.rcvbufErrors}`);
     }
     await ours.kill();
     // The floor: the same packets from a bare C sender in the same namespace, with the same peer
@@ -404,7 +412,8 @@ async function drops(): Promise<string> {
     'connected socket per session bound like ours, a 24-byte packet per session every 50 ms x U(0.75, 1), due packets',
     'sent in passes at most 0.5 ms apart; it only sends (CPU of its sending loop, getrusage). Socket drops: the sum over',
     'our receive sockets of the kernel\'s per-socket drop count (SO_MEMINFO, `rxSockets` in our stats); RcvbufErrors:',
-    'Udp RcvbufErrors of /proc/net/snmp in the gateway namespace; both as increases over the window.',
+    'Udp RcvbufErrors of /proc/net/snmp in the gateway namespace; both as increases over the window. Packets/s: Udp',
+    'OutDatagrams of the gateway namespace for ours, the floor\'s own count for the floor.',
     '',
     '| CPU hog | sender | Up | flaps | packets/s sent | CPU % of one core | ratio to floor | socket drops | RcvbufErrors |',
     '|---|---|---|---|---|---|---|---|---|',
