@@ -8,8 +8,8 @@ NATIVE_CORE_H := $(wildcard native/src/core/*.h)
 NATIVE_MEM := $(wildcard native/src/mem/*.cc) $(wildcard native/src/mem/*.h)
 # The rtnetlink batch filler is I/O-side but syscall-free (the read is injected): tested here too.
 NATIVE_RTNL_H := native/src/io/rtnl_batch.h
-# The conntrack message parser: syscall-free, tested and fuzzed here.
-NATIVE_CT := native/src/io/ct_parse.cc native/src/io/ct_parse.h
+# The conntrack message parser and record-line formatter: syscall-free, tested and fuzzed here.
+NATIVE_CT := native/src/io/ct_parse.cc native/src/io/ct_parse.h native/src/io/ct_json.cc native/src/io/ct_json.h
 # The engine thread and its sockets (no Node): run on loopback for the event queue and locking.
 NATIVE_ENGINE := native/src/io/engine.cc native/src/io/engine.h native/src/io/sockets.cc native/src/io/sockets.h
 NATIVE_TEST_SRC := $(wildcard native/test/*.cc) $(wildcard native/test/*.h)

@@ -1,9 +1,11 @@
 // libFuzzer harness: the conntrack message parser over arbitrary bytes, as events and as dump
 // replies, with and without updates. Invariants: one record per parsed event, every record's type
-// (updates only when asked for) and family are valid, and the reserved tail is zero.
+// (updates only when asked for) and family are valid, the reserved tail is zero, and the record
+// lines (io/ct_json.h) are framed.
 #include <cstdlib>
 #include <vector>
 
+#include "io/ct_json.h"
 #include "io/ct_parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -18,6 +20,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!type_ok || (family != 4 && family != 6)) abort();
       for (size_t z = 138; z < ct::kRecordBytes; z++)
         if (out[i + z] != 0) abort();  // the reserved tail stays zero
+    }
+    // The record lines: one end offset per record, non-decreasing, each line ending in a newline.
+    ct::Lines lines;
+    ct::format_lines(out.data(), s.records, ct::LineOptions{1764167790948, true}, lines);
+    if (lines.ends.size() != s.records || lines.snat.size() != s.records) abort();
+    uint32_t prev = 0;
+    for (uint32_t end : lines.ends) {
+      if (end < prev || end > lines.text.size() || (end > prev && lines.text[end - 1] != '\n')) abort();
+      prev = end;
     }
   }
   return 0;
