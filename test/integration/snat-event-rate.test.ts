@@ -57,7 +57,10 @@ t.test('conntrack events at 40,000 new flows/s', async (t) => {
     // Destination ports 10000.. (one flow each; nothing listens there, the server answers with
     // rate-limited ICMP errors), from one client socket: one new conntrack entry per datagram.
     const sent = await udpFlowsAtRate(lab, { src: v4.client!, dst: v4.server!, rate: RATE, ms: RUN_MS, basePort: 10000 });
-    t.ok(sent.sent >= (RATE * RUN_MS) / 1000 * 0.9, `the generator kept up: ${sent.sent} flows in ${sent.ms} ms (${Math.round(sent.sent / (sent.ms / 1000))}/s)`);
+    // The claim is about 40,000 flows/s: a generator starved of CPU (each datagram's forwarding, NAT
+    // and event cost it) sends them all, but slower, and would test an easier rate.
+    const reached = Math.round(sent.sent / (sent.ms / 1000));
+    t.ok(sent.sent >= (RATE * RUN_MS) / 1000 * 0.9 && reached >= RATE * 0.9, `the generator kept up: ${sent.sent} flows in ${sent.ms} ms (${reached}/s)`);
     t.equal(sent.failed, 0, 'no send failed');
 
     const s = await agent.waitFor((s) => s.flowsStarted.snat >= sent.sent, 30_000, 'every NEW event');
