@@ -16,6 +16,7 @@
         "native/src/rtnl_reader.cc",
         "native/src/ct_reader.cc",
         "native/src/io/ct_parse.cc",
+        "native/src/io/ct_json.cc",
         "native/src/io/ct_dump.cc",
         "native/src/mem/release.cc"
       ],

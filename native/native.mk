@@ -8,8 +8,10 @@ NATIVE_CORE_H := $(wildcard native/src/core/*.h)
 NATIVE_MEM := $(wildcard native/src/mem/*.cc) $(wildcard native/src/mem/*.h)
 # The rtnetlink batch filler is I/O-side but syscall-free (the read is injected): tested here too.
 NATIVE_RTNL_H := native/src/io/rtnl_batch.h
-# The conntrack message parser: syscall-free, tested and fuzzed here.
-NATIVE_CT := native/src/io/ct_parse.cc native/src/io/ct_parse.h
+# The conntrack message parser and record-line formatter: syscall-free, tested and fuzzed here.
+NATIVE_CT := native/src/io/ct_parse.cc native/src/io/ct_parse.h native/src/io/ct_json.cc native/src/io/ct_json.h
+# The conntrack dump's receive loop: its limits tested on a socketpair.
+NATIVE_CT_DUMP := native/src/io/ct_dump.cc native/src/io/ct_dump.h
 # The engine thread and its sockets (no Node): run on loopback for the event queue and locking.
 NATIVE_ENGINE := native/src/io/engine.cc native/src/io/engine.h native/src/io/sockets.cc native/src/io/sockets.h
 NATIVE_TEST_SRC := $(wildcard native/test/*.cc) $(wildcard native/test/*.h)
@@ -19,9 +21,9 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: native-test test-native fuzz fuzz-ct bench-floor
 
-$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_RTNL_H) $(NATIVE_CT) $(NATIVE_ENGINE) $(NATIVE_TEST_SRC) native/native.mk
+$(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_RTNL_H) $(NATIVE_CT) $(NATIVE_CT_DUMP) $(NATIVE_ENGINE) $(NATIVE_TEST_SRC) native/native.mk
 	@mkdir -p $(NATIVE_OUT)
-	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_MEM) $(NATIVE_CT) $(NATIVE_ENGINE) $(NATIVE_TEST_SRC)) -lpthread
+	$(NATIVE_CXX) $(NATIVE_FLAGS) $(NATIVE_SAN) -o $@ $(NATIVE_CORE) $(filter %.cc,$(NATIVE_MEM) $(NATIVE_CT) $(NATIVE_CT_DUMP) $(NATIVE_ENGINE) $(NATIVE_TEST_SRC)) -lpthread
 
 native-test: $(NATIVE_OUT)/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $<

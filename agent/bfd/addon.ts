@@ -63,10 +63,16 @@ export interface NativeAddon {
   ConntrackReader: new (groups: number[], receiveBufferBytes: number, onBatch: ConntrackBatchCallback) => NativeRtnlReader;
   /** The conntrack table of one family, synchronously, in chunks of records; throws with the failed step. */
   conntrackDump(family: 4 | 6, onChunk: (records: Buffer) => void): { entries: number; malformed: number; interrupted: boolean };
+  /**
+   * SNAT record lines of a batch of conntrack records (native/src/io/ct_json.h): `lines` back to
+   * back, `snat[i]` 1 when record i is a SNAT flow, `ends[i]` the end of its line in `lines` (the
+   * previous end: no line). Start lines carry receivedAtMs; none when `starts` is false.
+   */
+  formatSnatLines(records: Buffer, receivedAtMs: number, starts: boolean): { lines: Buffer; snat: Uint8Array; ends: Uint32Array };
   conntrackRecordBytes: number;
 }
 
-const ABI_VERSION = 6;
+const ABI_VERSION = 7;
 const require = createRequire(import.meta.url);
 
 let cached: NativeAddon | undefined;

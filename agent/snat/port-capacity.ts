@@ -17,6 +17,13 @@ export interface PortKey {
   inUse: number;
 }
 
+/** What identifies a key (PortKey without the counters). */
+export type PortKeySpec = Pick<PortKey, 'proto' | 'snat' | 'dst' | 'dport'>;
+
+function keyOf(ev: ConntrackEvent): PortKeySpec | null {
+  return ev.reply.sport === null ? null : { proto: ev.proto, snat: ev.reply.dst, dst: ev.reply.src, dport: ev.reply.sport };
+}
+
 export interface PortUsage extends Omit<PortKey, 'name'> {
   available: number;
   /** inUse / range. */
@@ -53,14 +60,19 @@ export class SnatPorts {
    * was already known from the dump that recovered it (its start record was written then).
    */
   onNew(ev: ConntrackEvent): PortKey | null | undefined {
-    const known = this.flows.get(ev.id);
+    return this.onNewFlow(ev.id, keyOf(ev));
+  }
+
+  /** onNew from the flow's id and key (null: no ports), for callers that read records, not events. */
+  onNewFlow(id: number, spec: PortKeySpec | null): PortKey | null | undefined {
+    const known = this.flows.get(id);
     if (known?.recovered) {
       known.recovered = false;
       return undefined;
     }
-    if (known) this.release(ev.id, known); // its DESTROY was lost and the id reused
-    const key = this.acquire(ev);
-    this.flows.set(ev.id, { key, recovered: false });
+    if (known) this.release(id, known); // its DESTROY was lost and the id reused
+    const key = this.acquire(spec);
+    this.flows.set(id, { key, recovered: false });
     return key;
   }
 
@@ -82,7 +94,7 @@ export class SnatPorts {
     for (const ev of dumped) {
       const was = before.get(ev.id);
       if (!was) unknown.push(ev);
-      this.flows.set(ev.id, { key: this.acquire(ev), recovered: !was || was.recovered });
+      this.flows.set(ev.id, { key: this.acquire(keyOf(ev)), recovered: !was || was.recovered });
     }
     return unknown;
   }
@@ -98,12 +110,12 @@ export class SnatPorts {
     return { ...rest, available: Math.max(0, this.rangeSize - k.inUse), ratio: this.rangeSize > 0 ? k.inUse / this.rangeSize : 1 };
   }
 
-  private acquire(ev: ConntrackEvent): PortKey | null {
-    if (ev.reply.sport === null) return null;
-    const name = `${ev.proto} ${ev.reply.dst} ${ev.reply.src} ${ev.reply.sport}`;
+  private acquire(spec: PortKeySpec | null): PortKey | null {
+    if (spec === null) return null;
+    const name = `${spec.proto} ${spec.snat} ${spec.dst} ${spec.dport}`;
     let k = this.keys.get(name);
     if (!k) {
-      k = { name, proto: ev.proto, snat: ev.reply.dst, dst: ev.reply.src, dport: ev.reply.sport, inUse: 0 };
+      k = { name, ...spec, inUse: 0 };
       this.keys.set(name, k);
     }
     k.inUse++;

@@ -6,7 +6,10 @@ import { readSysctl, writeSysctl } from '../dataplane/sysctl.js';
 import { classifyFlow, localAddressSet, type IsLocalAddress } from './classify.js';
 import type { SnatRecordsConfig } from './config.js';
 import { ConntrackEventProcess } from './conntrack-process.js';
-import { dumpConntrack, NetlinkConntrackEvents, type ConntrackEventHandlers, type ConntrackEventSource } from './ct-netlink.js';
+import {
+  decodeRecord, dumpConntrack, formatSnatLines, NetlinkConntrackEvents, RECORD_BYTES, recordId, recordPortKey, recordType,
+  type ConntrackEventHandlers, type ConntrackEventSource, type OpenConntrackReader,
+} from './ct-netlink.js';
 import { FlowCounts } from './flow-counts.js';
 import { SnatPorts, type PortKey } from './port-capacity.js';
 import { readSnatPortRange, rangeSize, type PortRange } from './port-range.js';
@@ -31,6 +34,8 @@ export interface SnatRecorderDeps {
   portRange?: () => Promise<PortRange>;
   /** The table dump (default: the addon's, synchronous). */
   dump?: typeof dumpConntrack;
+  /** The netlink event socket (default: the addon's reader); tests pass a fake. */
+  openConntrackReader?: OpenConntrackReader;
 }
 
 /**
@@ -62,6 +67,18 @@ const RESYNC_MIN_INTERVAL_MS = 10_000;
 /** Port capacity warnings for one key are repeated at most this often. */
 const PORT_WARN_INTERVAL_MS = 60_000;
 const PORT_RANGE_REFRESH_MS = 60_000;
+
+/** `buf` without the ranges [skip[0], skip[1]), [skip[2], skip[3]), ... (in order, not overlapping). */
+function keptRanges(buf: Buffer, skip: number[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; i < skip.length; i += 2) {
+    parts.push(buf.subarray(at, skip[i]));
+    at = skip[i + 1]!;
+  }
+  parts.push(buf.subarray(at));
+  return parts;
+}
 
 export class SnatRecorder {
   private readonly writer: RotatingRecordWriter;
@@ -115,6 +132,7 @@ export class SnatRecorder {
     this.dump = deps.dump ?? dumpConntrack;
     const handlers: ConntrackEventHandlers = {
       onEvent: (ev, at) => this.onEvent(ev, at),
+      onRecords: (records, at) => this.onRecords(records, at),
       onParseError: (message, count) => this.onParseError(message, count),
       onOverflow: (reports) => this.onOverflow(reports),
       onBatchEnd: () => this.onBatchEnd(),
@@ -122,7 +140,7 @@ export class SnatRecorder {
     };
     this.source = config.eventSource === 'conntrack-tool'
       ? new ConntrackEventProcess({ command: config.conntrackCommand, bufferBytes: config.socketBufferBytes }, handlers)
-      : new NetlinkConntrackEvents(config.socketBufferBytes, handlers);
+      : new NetlinkConntrackEvents(config.socketBufferBytes, handlers, { open: deps.openConntrackReader });
   }
 
   /** Sets the sysctls, opens the record directory, subscribes to conntrack events and counts the flows already there. */
@@ -260,6 +278,48 @@ export class SnatRecorder {
       this.ports.onDestroy(ev.id);
       this.emit(toRecord(ev, receivedAt));
     }
+  }
+
+  /**
+   * A batch from the netlink reader: its SNAT lines are formatted in C++ and written as one buffer;
+   * per record, JS only updates the flow counts and port keys (from a few fields read in place).
+   * Records that are not SNAT (rare on a gateway) take the general path.
+   */
+  private onRecords(records: Buffer, receivedAt: number): void {
+    const { lines, snat, ends } = formatSnatLines(records, receivedAt, this.config.recordStart);
+    // Line ranges [from, to) of records whose line must not be written (their flow was recovered from a dump).
+    let skipped: number[] | null = null;
+    let count = 0;
+    for (let i = 0, o = 0; o < records.length; i++, o += RECORD_BYTES) {
+      const lineEnd = ends[i]!;
+      const lineStart = i === 0 ? 0 : ends[i - 1]!;
+      if (lineEnd > lineStart) count++;
+      if (!snat[i]) {
+        this.onEvent(decodeRecord(records, o), receivedAt);
+        continue;
+      }
+      this.eventsReceived++;
+      const type = recordType(records, o);
+      const id = recordId(records, o);
+      if (type === 'new') {
+        const key = this.ports.onNewFlow(id, recordPortKey(records, o));
+        if (key === undefined) {
+          this.counts.started.snat++;
+          this.recovered--;
+          if (lineEnd > lineStart) (skipped ??= []).push(lineStart, lineEnd), count--;
+          continue;
+        }
+        this.counts.onNew(id, 'snat');
+        if (key) this.checkPorts(key, receivedAt);
+      } else if (type === 'destroy') {
+        this.counts.onDestroy(id, 'snat');
+        this.ports.onDestroy(id);
+      }
+    }
+    if (count === 0) return;
+    const out = skipped ? Buffer.concat(keptRanges(lines, skipped)) : lines;
+    this.writer.writeLines(out, count);
+    this.stdout?.write(out);
   }
 
   /** Warns (per key, at most once a minute) when a key's ports in use cross the warning ratio. */

@@ -41,8 +41,9 @@ interface OpenFile {
 
 export class RotatingRecordWriter {
   private file: OpenFile | null = null;
-  private pending: string[] = [];
+  private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private pendingLines = 0;
   private lastCreatedMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
@@ -91,31 +92,40 @@ export class RotatingRecordWriter {
   }
 
   write(line: string): void {
-    const len = Buffer.byteLength(line);
+    this.writeLines(Buffer.from(line), 1);
+  }
+
+  /**
+   * `count` whole lines at once (a batch formatted natively). They stay together in one file, which
+   * may then exceed maxFileBytes by less than one batch.
+   */
+  writeLines(data: Buffer, count: number): void {
+    if (count === 0) return;
     const inFile = (this.file?.bytes ?? 0) + this.pendingBytes;
-    if (inFile > 0 && inFile + len > this.limits.maxFileBytes) this.rotate();
-    this.pending.push(line);
-    this.pendingBytes += len;
+    if (inFile > 0 && inFile + data.length > this.limits.maxFileBytes) this.rotate();
+    this.pending.push(data);
+    this.pendingBytes += data.length;
+    this.pendingLines += count;
     if (this.pendingBytes >= this.flushBytes) this.flush();
   }
 
   flush(): void {
     if (this.pending.length === 0) return;
-    const lines = this.pending;
-    const data = lines.join('');
+    const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const lines = this.pendingLines;
     this.pending = [];
     this.pendingBytes = 0;
+    this.pendingLines = 0;
     try {
       const f = this.file ?? this.createFile();
-      const buf = Buffer.from(data);
       let off = 0;
       while (off < buf.length) off += writeSync(f.fd, buf, off);
       f.bytes += buf.length;
-      this.written += lines.length;
+      this.written += lines;
     } catch (err) {
-      this.dropped += lines.length;
+      this.dropped += lines;
       this.closeFile(); // the next flush starts a fresh file (e.g. after the directory was removed)
-      this.onError(new Error(`writing ${lines.length} SNAT records to ${this.dir}: ${(err as Error).message}`, { cause: err }));
+      this.onError(new Error(`writing ${lines} SNAT records to ${this.dir}: ${(err as Error).message}`, { cause: err }));
     }
   }
 

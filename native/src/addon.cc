@@ -349,7 +349,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (size_t k = 0; k + 1 < bfd::kDetectLatenessBuckets; k++) bounds.Set(uint32_t(k), double(bfd::kDetectLatenessBoundsUs[k]));
   exports.Set("detectLatenessBoundsUs", bounds);
   DefineConntrack(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 6));
+  exports.Set("abiVersion", Napi::Number::New(env, 7));
   return exports;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
 #include <napi.h>
 
-// ConntrackReader, conntrackDump and conntrackRecordBytes (see ct_reader.cc) on the addon's exports.
+// ConntrackReader, conntrackDump, formatSnatLines and conntrackRecordBytes (see ct_reader.cc) on the addon's exports.
 void DefineConntrack(Napi::Env env, Napi::Object exports);

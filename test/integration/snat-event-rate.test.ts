@@ -1,8 +1,9 @@
 // Conntrack events through the addon's netlink reader at the issue's rate: short-lived UDP flows
 // (1 s conntrack timeout, so DESTROY events from conntrack's garbage collector arrive while NEW ones
 // pour in) from one VPC source through gw1's MASQUERADE at 40,000 new flows/s. Every flow sent
-// must have its start record and its end record, and the kernel must have dropped no event. The run
-// is short here (SNAT_RATE_TEST_MS, 2 s by default); scripts/bench/snat.ts runs the full 10 s.
+// must have its start record and its end record, and the kernel must have dropped no event, over the
+// issue's full 10 s (SNAT_RATE_TEST_MS shortens it). High rate: run it under /tmp/egress-heavy.lock.
+// Namespace prefix "vcn" (its own; no other test uses it).
 // Then, with a deliberately tiny socket buffer, a loss: counted exactly (the socket's drop counter
 // equals the events missing), marked with a gap, and the still-open flows recovered from a dump.
 import t from 'tap';
@@ -20,7 +21,7 @@ t.equal(process.getuid?.(), 0, 'integration tests run as root (CI does); not ski
 
 const INTERFACES = [{ name: 'eth0', role: 'internal' as const }, { name: 'net1', role: 'external' as const }];
 const RATE = 40_000;
-const RUN_MS = Number(process.env.SNAT_RATE_TEST_MS ?? 2000);
+const RUN_MS = Number(process.env.SNAT_RATE_TEST_MS ?? 10_000);
 /** DESTROY events come when conntrack's garbage collector next scans (~37 s measured for few entries). */
 const DESTROY_WAIT_MS = 150_000;
 
@@ -41,7 +42,7 @@ function records(dir: string): RecordLine[] {
 }
 
 t.test('conntrack events at 40,000 new flows/s', async (t) => {
-  const lab = await withLab(t, { prefix: 'vsr', replicas: 1, family: '4' });
+  const lab = await withLab(t, { prefix: 'vcn', replicas: 1, family: '4' });
   const info = await lab.info();
   const v4 = info.ipv4!;
   const base = t.testdir();
@@ -56,7 +57,10 @@ t.test('conntrack events at 40,000 new flows/s', async (t) => {
     // Destination ports 10000.. (one flow each; nothing listens there, the server answers with
     // rate-limited ICMP errors), from one client socket: one new conntrack entry per datagram.
     const sent = await udpFlowsAtRate(lab, { src: v4.client!, dst: v4.server!, rate: RATE, ms: RUN_MS, basePort: 10000 });
-    t.ok(sent.sent >= (RATE * RUN_MS) / 1000 * 0.9, `the generator kept up: ${sent.sent} flows in ${sent.ms} ms (${Math.round(sent.sent / (sent.ms / 1000))}/s)`);
+    // The claim is about 40,000 flows/s: a generator starved of CPU (each datagram's forwarding, NAT
+    // and event cost it) sends them all, but slower, and would test an easier rate.
+    const reached = Math.round(sent.sent / (sent.ms / 1000));
+    t.ok(sent.sent >= (RATE * RUN_MS) / 1000 * 0.9 && reached >= RATE * 0.9, `the generator kept up: ${sent.sent} flows in ${sent.ms} ms (${reached}/s)`);
     t.equal(sent.failed, 0, 'no send failed');
 
     const s = await agent.waitFor((s) => s.flowsStarted.snat >= sent.sent, 30_000, 'every NEW event');

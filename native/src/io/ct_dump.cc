@@ -16,8 +16,6 @@ namespace {
 
 // Dump replies are built in skbs of up to 32 KiB (netlink_dump); a bit more room costs nothing.
 constexpr size_t kDumpRecv = 64 * 1024;
-constexpr time_t kRecvTimeoutSec = 5;
-constexpr time_t kDumpDeadlineSec = 30;
 
 struct Fd {
   int fd;
@@ -28,10 +26,18 @@ struct Fd {
 
 std::string sys_error(const std::string& what) { return what + ": " + std::strerror(errno); }
 
+int64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// "5 s" or "250 ms".
+std::string duration(int ms) { return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms"; }
+
 }  // namespace
 
-bool dump_table(int family, size_t chunk_records, const std::function<void(const std::vector<uint8_t>&)>& on_chunk,
-                DumpResult& result, std::string& err) {
+bool dump_table(int family, size_t chunk_records, const OnChunk& on_chunk, DumpResult& result, std::string& err) {
   Fd s{socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)};
   if (s.fd < 0) {
     err = sys_error("socket(AF_NETLINK, NETLINK_NETFILTER)");
@@ -53,28 +59,32 @@ bool dump_table(int family, size_t chunk_records, const std::function<void(const
     err = sys_error("send conntrack dump request");
     return false;
   }
+  return read_dump(s.fd, DumpLimits{}, chunk_records, on_chunk, result, err);
+}
+
+bool read_dump(int fd, const DumpLimits& limits, size_t chunk_records, const OnChunk& on_chunk, DumpResult& result, std::string& err) {
   // The kernel builds the dump itself, but a receive must never wait forever: each read waits at
-  // most kRecvTimeout, and the whole dump gives up after kDumpDeadline (it blocks its caller).
-  const timeval recv_timeout{kRecvTimeoutSec, 0};
-  if (setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &recv_timeout, sizeof recv_timeout) != 0) {
+  // most the receive timeout, and the whole dump gives up at the deadline (it blocks its caller).
+  const timeval recv_timeout{limits.recv_timeout_ms / 1000, (limits.recv_timeout_ms % 1000) * 1000};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &recv_timeout, sizeof recv_timeout) != 0) {
     err = sys_error("setsockopt(SO_RCVTIMEO) on the conntrack dump socket");
     return false;
   }
-  const time_t deadline = time(nullptr) + kDumpDeadlineSec;
+  const int64_t deadline = monotonic_ms() + limits.deadline_ms;
   std::vector<uint8_t> buf(kDumpRecv);
   std::vector<uint8_t> records;
   records.reserve(chunk_records * kRecordBytes);
   for (;;) {
-    const ssize_t n = recv(s.fd, buf.data(), buf.size(), MSG_TRUNC);
+    const ssize_t n = recv(fd, buf.data(), buf.size(), MSG_TRUNC);
     if (n < 0) {
       if (errno == EINTR) continue;
       err = (errno == EAGAIN || errno == EWOULDBLOCK)
-                ? "receive conntrack dump: no reply within " + std::to_string(kRecvTimeoutSec) + " s"
+                ? "receive conntrack dump: no reply within " + duration(limits.recv_timeout_ms)
                 : sys_error("receive conntrack dump");
       return false;
     }
-    if (time(nullptr) > deadline) {
-      err = "conntrack dump: not finished within " + std::to_string(kDumpDeadlineSec) + " s";
+    if (monotonic_ms() > deadline) {
+      err = "conntrack dump: not finished within " + duration(limits.deadline_ms);
       return false;
     }
     if (size_t(n) > buf.size()) {
@@ -83,7 +93,7 @@ bool dump_table(int family, size_t chunk_records, const std::function<void(const
     }
     if (n >= ssize_t(sizeof(nlmsghdr)) && (reinterpret_cast<const nlmsghdr*>(buf.data())->nlmsg_flags & NLM_F_DUMP_INTR))
       result.interrupted = true;
-    const BatchStats b = parse_batch(buf.data(), size_t(n), true, records);
+    const BatchStats b = parse_batch(buf.data(), size_t(n), Source::kDump, records);
     result.entries += b.records;
     result.malformed += b.malformed;
     if (b.error != 0) {
