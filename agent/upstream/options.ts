@@ -3,8 +3,7 @@
 // the JSON file and the environment into UpstreamOptionsInput; resolveUpstreamOptions fills the
 // defaults and checks what only makes sense together (a probe's family must be monitored, timeout
 // below interval), naming every bad key.
-import type { Family } from '../config/types.js';
-import { parseIp } from '../lib/ip.js';
+import { parseIp, type IpFamily } from '../lib/ip.js';
 
 export type ProbeKind = 'icmp' | 'tcp' | 'http';
 
@@ -31,7 +30,7 @@ export const DEFAULT_NEIGHBOUR_VERIFY_INTERVAL_MS = 1000;
 interface ProbeCommon {
   /** Stable label for reasons, logs and metrics, e.g. "icmp 198.51.100.10". */
   name: string;
-  family: Family;
+  family: IpFamily;
   /** Target address (the URL host for http). */
   address: string;
 }
@@ -44,7 +43,7 @@ export type ProbeTarget = ProbeTiming & ProbeCommon & (
 
 /** One address family to watch: the interface that reaches the external gateway, and that gateway. */
 export interface UpstreamFamily {
-  family: Family;
+  family: IpFamily;
   interface: string;
   gateway: string;
 }
@@ -89,7 +88,7 @@ function checkInt(problems: string[], key: string, v: unknown, min: number, max:
 }
 
 /** Address text and family, or a problem naming the key. */
-function probeAddress(problems: string[], key: string, text: unknown): { address: string; family: Family } | undefined {
+function probeAddress(problems: string[], key: string, text: unknown): { address: string; family: IpFamily } | undefined {
   if (typeof text !== 'string') {
     problems.push(`${key}: must be an IP address string (got ${JSON.stringify(text)})`);
     return undefined;
@@ -175,7 +174,7 @@ export function resolveUpstreamOptions(input: UpstreamOptionsInput): UpstreamOpt
     problems.push(`probeFailureAction: must be "report" or "withdraw" (got ${JSON.stringify(probeFailureAction)})`);
   }
 
-  const seen = new Set<Family>();
+  const seen = new Set<IpFamily>();
   input.families.forEach((f, i) => {
     const key = `families[${i}]`;
     if (f.family !== 4 && f.family !== 6) problems.push(`${key}.family: must be 4 or 6 (got ${JSON.stringify(f.family)})`);
