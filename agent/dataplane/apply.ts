@@ -4,7 +4,7 @@
 // they are independent, and the read-back shows exactly what is still wrong.
 import type { IpFamily } from '../lib/ip.js';
 import type { DesiredDataplane, DesiredIptables, DesiredSysctl, ParsedIptables } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { applyIpset, ipsetDrift, readIpset, type LiveIpset } from './ipset.js';
 import { applyIptables, iptablesDrift, readIptables, tablesOf } from './iptables.js';
 import { applyLinks, checkLinkKinds, kindsToCreate, linkDrift } from './links.js';

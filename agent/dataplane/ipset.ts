@@ -4,7 +4,7 @@
 // matching the set never see it half-filled.
 import { normalizeCidr, type IpFamily } from '../lib/ip.js';
 import type { DesiredIpset } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { run } from './exec.js';
 
 export interface LiveIpset {

@@ -6,7 +6,7 @@
 import type { IpFamily } from '../lib/ip.js';
 import { diffIptables, describeIptablesDrift, parseIptablesSave, renderIptablesRestore } from '../plan/index.js';
 import type { DesiredIptables, IptablesDrift, ParsedIptables } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { run } from './exec.js';
 
 const tool = (family: IpFamily, verb: 'save' | 'restore'): string => `${family === 6 ? 'ip6tables' : 'iptables'}-${verb}`;

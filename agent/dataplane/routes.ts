@@ -3,7 +3,7 @@
 // dst) are looked at; other routes in the table, and other tables, are not ours.
 import type { IpFamily } from '../lib/ip.js';
 import type { DesiredRoute } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { describeRoute, type LinkInfo, type RouteInfo, type Rtnl } from './netlink.js';
 
 /** Metric the kernel gives a route added without one (`ip route` prints no metric for IPv4). */

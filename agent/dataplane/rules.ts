@@ -3,7 +3,7 @@
 // rule at it is deleted and the desired one added. Rules at any other priority are never touched,
 // and a priority without drift is not touched at all (so a no-change pass writes nothing).
 import type { DesiredRule } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { describeRule, type RuleInfo, type Rtnl } from './netlink.js';
 import { normalizeCidr, type IpFamily } from '../lib/ip.js';
 
