@@ -5,8 +5,8 @@
 // library: the checks were all ours anyway, and a library cost ~3 MiB of the Pod's memory budget.
 import { ipFamily } from '../lib/ip.js';
 import { LOG_LEVELS } from '../lib/log.js';
-import { resolveUpstreamOptions, UpstreamOptionsError, type ProbeFailureAction, type UpstreamFamily } from '../upstream/options.js';
-import { MIN_ROTATE_INTERVAL_MS } from '../snat/rotating-writer.js';
+import { resolveUpstreamOptions, UpstreamOptionsError, type ProbeFailureAction, type UpstreamFamily } from './upstream-options.js';
+import { MIN_ROTATE_INTERVAL_MS } from './snat-records.js';
 import type { BfdAuthType } from './types.js';
 import {
   ENV_NAME, absolutePath, boolean, cidrList, integer, integerOrOff, interfaceName, ipAddress, ipList, listenAddress, oneOf, probeList,

@@ -1,8 +1,9 @@
 // Every setting the agent reads, with its name in each source. This table is the single list that
 // sources.ts reads from, the schema validates and docs/configuration.md documents (a unit test keeps
 // the document complete). The setting id is also its JSON key path in the config file.
-import { DEFAULT_SNAT_RECORDS } from '../snat/config.js';
-import { DEFAULT_HOLD_DOWN_MS, DEFAULT_NEIGHBOUR_VERIFY_INTERVAL_MS, DEFAULT_PROBE_TIMING } from '../upstream/options.js';
+import { DEFAULT_SOCKET } from '../lib/program.js';
+import { DEFAULT_SNAT_RECORDS } from './snat-records.js';
+import { DEFAULT_HOLD_DOWN_MS, DEFAULT_NEIGHBOUR_VERIFY_INTERVAL_MS, DEFAULT_PROBE_TIMING } from './upstream-options.js';
 
 export interface Setting {
   id: string;
@@ -117,7 +118,7 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'Warn when the SNAT source ports in use to one destination address:port reach this share of the SNAT port range.' },
   { id: 'healthListen', default: ':10669', env: ['EGRESS_AGENT_HEALTH_LISTEN', 'BFDD_METRICS_ADDRESS'], flag: 'health-listen', json: true, arg: '<[host]:port>',
     doc: 'HTTP health/metrics listen address (/livez /readyz /metrics /status). BFDD_METRICS_ADDRESS is Kube-OVN G3\'s name.' },
-  { id: 'controlSocket', default: '/run/egress-agent/control.sock', env: ['EGRESS_AGENT_SOCKET'], flag: 'socket', json: true, arg: '<path>',
+  { id: 'controlSocket', default: DEFAULT_SOCKET, env: ['EGRESS_AGENT_SOCKET'], flag: 'socket', json: true, arg: '<path>',
     doc: 'Unix control socket of the agent (mode 0600), used by the CLI.' },
   { id: 'compatSocket', default: '/var/run/kube-ovn/bfdd-supervisor/control.sock', env: ['EGRESS_AGENT_COMPAT_SOCKET', 'BFDD_SUPERVISOR_SOCKET'], flag: 'compat-socket', json: true, arg: '<path>',
     doc: 'Kube-OVN G3 supervisor-compatible socket (`kube-ovn-bfdd-supervisor live|ready|status`).' },

@@ -1,8 +1,8 @@
 // Domain types for validated agent configuration. Produced by agent/config, consumed by
 // plan/, bfd/ and the daemon. Everything here is already validated and normalised.
-import type { SnatRecordsConfig } from '../snat/config.js';
+import type { SnatRecordsConfig } from './snat-records.js';
 import type { HandoffUse } from './handoff.js';
-import type { ProbeFailureAction, ProbeTargetInput } from '../upstream/options.js';
+import type { ProbeFailureAction, ProbeTargetInput } from './upstream-options.js';
 import type { IpFamily } from '../lib/ip.js';
 
 /** One address family the gateway serves (configured only when both gateways are set, as Kube-OVN does). */

@@ -1,6 +1,6 @@
 // Process wiring of `egress-agent run`: logger, signals, exit code. SIGTERM/SIGINT drain and exit 0
 // before the grace period ends; SIGHUP reloads the configuration; a second SIGINT exits at once.
-import { DEFAULT_SOCKET, packageVersion, type GlobalOptions } from '../cli.js';
+import { DEFAULT_SOCKET, packageVersion, type GlobalOptions } from '../lib/program.js';
 import { setCallbackLogger } from '../lib/guard.js';
 import { createLogger } from '../lib/log.js';
 import { ConfigError, Daemon } from './daemon.js';

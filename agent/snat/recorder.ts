@@ -4,7 +4,7 @@
 import type { Logger } from '../lib/log.js';
 import { readSysctl, writeSysctl } from '../dataplane/sysctl.js';
 import { classifyFlow, localAddressSet, type IsLocalAddress } from './classify.js';
-import type { SnatRecordsConfig } from './config.js';
+import type { SnatRecordsConfig } from '../config/snat-records.js';
 import { ConntrackEventProcess } from './conntrack-process.js';
 import { dumpConntrack, NetlinkConntrackEvents, type ConntrackEventHandlers, type ConntrackEventSource } from './ct-netlink.js';
 import { FlowCounts } from './flow-counts.js';

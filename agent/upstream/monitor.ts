@@ -7,7 +7,7 @@ import type { IpFamily } from '../lib/ip.js';
 import { LogThrottle, type Logger } from '../lib/log.js';
 import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
 import { UpstreamKernel, type NeighbourWatch } from './kernel.js';
-import type { ProbeTarget, UpstreamOptions } from './options.js';
+import type { ProbeTarget, UpstreamOptions } from '../config/upstream-options.js';
 import { UpstreamPolicy, type SignalStatus, type UpstreamFamilyStatus } from './policy.js';
 import { runProbe, type ProbeOutcome } from './probes.js';
 import { linkVerdict, neighbourVerdict, RiseFall } from './signals.js';

@@ -6,7 +6,7 @@
 // Link and neighbour failures always withdraw; probe failures withdraw only with
 // probeFailureAction 'withdraw' (otherwise they make the family not ready and are reported).
 import type { IpFamily } from '../lib/ip.js';
-import type { ProbeFailureAction } from './options.js';
+import type { ProbeFailureAction } from '../config/upstream-options.js';
 import type { SignalState, Verdict } from './signals.js';
 
 export type SignalKind = 'link' | 'neighbour' | 'probe';

@@ -2,7 +2,8 @@
 // and how failures turn into "not ready" and "withdraw from ECMP". The config module parses flags,
 // the JSON file and the environment into UpstreamOptionsInput; resolveUpstreamOptions fills the
 // defaults and checks what only makes sense together (a probe's family must be monitored, timeout
-// below interval), naming every bad key.
+// below interval), naming every bad key. It lives in agent/config, below agent/upstream, because
+// config validation and the monitor share it: a value accepted by one is accepted by the other.
 import { parseIp, type IpFamily } from '../lib/ip.js';
 
 export type ProbeKind = 'icmp' | 'tcp' | 'http';
