@@ -223,12 +223,11 @@ function checkUpstream(v: ParsedSettings, ok: Ok, issue: Issue): void {
     });
   } catch (err) {
     if (!(err instanceof UpstreamOptionsError)) throw err;
-    for (const problem of err.problems) {
-      // "probes[2].port: must be ..." -> "entry 3 port: must be ...", valued with what was written.
-      const m = /^probes\[(\d+)\]\.?([^:]*): (.*)$/.exec(problem);
-      const entry = m ? entries[Number(m[1])] : undefined;
-      if (m && entry) issue('upstream.probes', `entry ${Number(m[1]) + 1}${m[2] ? ` ${m[2]}` : ''}: ${m[3]}`, entry.text);
-      else issue('upstream.probes', problem);
+    for (const problem of err.issues) {
+      // probes[2].port -> "entry 3 port: must be ...", valued with what was written.
+      const entry = problem.probe !== undefined ? entries[problem.probe] : undefined;
+      if (entry) issue('upstream.probes', `entry ${problem.probe! + 1}${problem.field ? ` ${problem.field}` : ''}: ${problem.message}`, entry.text);
+      else issue('upstream.probes', `${problem.key}: ${problem.message}`);
     }
   }
 }
