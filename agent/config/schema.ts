@@ -3,6 +3,7 @@
 // and the cross-field checks run even when some fields failed (skipping only what depends on a
 // failed field), so a single run reports every mistake. Plain functions rather than a schema
 // library: the checks were all ours anyway, and a library cost ~3 MiB of the Pod's memory budget.
+import { MAX_INTERVAL_MS, MAX_MULTIPLIER, MIN_INTERVAL_MS } from '../lib/bfd-limits.js';
 import { ipFamily } from '../lib/ip.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import { resolveUpstreamOptions, UpstreamOptionsError, type ProbeFailureAction, type UpstreamFamily } from './upstream-options.js';
@@ -18,9 +19,6 @@ export const AUTH_KEY_FIELD = 'bfd.auth.key';
 
 /** VXLAN network identifiers are 24 bits; 0 is reserved. */
 export const VNI_MAX = 16_777_215;
-
-/** CRD bounds of spec.bfd.minRX/minTX (ms). */
-const BFD_TIMER_MAX_MS = 3_600_000;
 
 const AUTH_TYPES = ['none', 'simple', 'keyed-md5', 'meticulous-md5', 'keyed-sha1', 'meticulous-sha1'] as const satisfies readonly BfdAuthType[];
 /** Longest key per type (RFC 5880 4.2-4.4): passwords and MD5 keys 16 bytes, SHA1 keys 20. */
@@ -74,10 +72,10 @@ const shape = {
   'bfd.peerIps': field(ipList),
   // The CRD's range. Kube-OVN passes any CRD-valid value; refusing one would crash-loop a gateway
   // the controller considers valid, so small values are accepted with a warning (see load.ts).
-  'bfd.minTxMs': field(integer(1, BFD_TIMER_MAX_MS)),
-  'bfd.minRxMs': field(integer(1, BFD_TIMER_MAX_MS)),
+  'bfd.minTxMs': field(integer(MIN_INTERVAL_MS, MAX_INTERVAL_MS)),
+  'bfd.minRxMs': field(integer(MIN_INTERVAL_MS, MAX_INTERVAL_MS)),
   // The CRD allows up to 3600000, but the wire field is one byte (Kube-OVN's supervisor refuses > 255).
-  'bfd.multiplier': field(integer(1, 255)),
+  'bfd.multiplier': field(integer(1, MAX_MULTIPLIER)),
   'bfd.passive': field(boolean),
   'bfd.minTtl': field(integer(1, 255)),
   'bfd.realtimePriority': field(integer(0, 99)),
