@@ -26,6 +26,11 @@ export interface ProbeTiming {
 
 export const DEFAULT_PROBE_TIMING: ProbeTiming = { intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 3 };
 export const DEFAULT_HOLD_DOWN_MS = 5000;
+/** Bounds [min, max] of the timing options, checked here and by config validation (settings.ts). */
+export const UPSTREAM_BOUNDS = {
+  intervalMs: [100, 3_600_000], timeoutMs: [10, 60_000], rise: [1, 100], fall: [1, 100],
+  holdDownMs: [0, 3_600_000], neighbourVerifyIntervalMs: [100, 3_600_000],
+} as const;
 export const DEFAULT_NEIGHBOUR_VERIFY_INTERVAL_MS = 1000;
 
 interface ProbeCommon {
@@ -138,10 +143,10 @@ function resolveProbe(problems: UpstreamIssue[], i: number, p: ProbeTargetInput,
     fall: p.fall ?? defaults.fall,
   };
   const before = problems.length;
-  checkInt(problems, probeAt(i, 'intervalMs'), timing.intervalMs, 100, 3_600_000);
-  checkInt(problems, probeAt(i, 'timeoutMs'), timing.timeoutMs, 10, 60_000);
-  checkInt(problems, probeAt(i, 'rise'), timing.rise, 1, 100);
-  checkInt(problems, probeAt(i, 'fall'), timing.fall, 1, 100);
+  checkInt(problems, probeAt(i, 'intervalMs'), timing.intervalMs, ...UPSTREAM_BOUNDS.intervalMs);
+  checkInt(problems, probeAt(i, 'timeoutMs'), timing.timeoutMs, ...UPSTREAM_BOUNDS.timeoutMs);
+  checkInt(problems, probeAt(i, 'rise'), timing.rise, ...UPSTREAM_BOUNDS.rise);
+  checkInt(problems, probeAt(i, 'fall'), timing.fall, ...UPSTREAM_BOUNDS.fall);
   // One probe in flight per target: a timeout at or above the interval would overlap the next run.
   if (problems.length === before && timing.timeoutMs >= timing.intervalMs) {
     report(problems, probeAt(i, 'timeoutMs'), `must be below intervalMs (${timing.timeoutMs} >= ${timing.intervalMs})`);
@@ -197,8 +202,8 @@ export function resolveUpstreamOptions(input: UpstreamOptionsInput): UpstreamOpt
   const holdDownMs = input.holdDownMs ?? DEFAULT_HOLD_DOWN_MS;
   const neighbourVerifyIntervalMs = input.neighbourVerifyIntervalMs ?? DEFAULT_NEIGHBOUR_VERIFY_INTERVAL_MS;
   const probeFailureAction = input.probeFailureAction ?? 'report';
-  checkInt(problems, at('holdDownMs'), holdDownMs, 0, 3_600_000);
-  if (neighbourVerifyIntervalMs !== 0) checkInt(problems, at('neighbourVerifyIntervalMs'), neighbourVerifyIntervalMs, 100, 3_600_000);
+  checkInt(problems, at('holdDownMs'), holdDownMs, ...UPSTREAM_BOUNDS.holdDownMs);
+  if (neighbourVerifyIntervalMs !== 0) checkInt(problems, at('neighbourVerifyIntervalMs'), neighbourVerifyIntervalMs, ...UPSTREAM_BOUNDS.neighbourVerifyIntervalMs);
   if (probeFailureAction !== 'report' && probeFailureAction !== 'withdraw') {
     report(problems, at('probeFailureAction'), `must be "report" or "withdraw" (got ${JSON.stringify(probeFailureAction)})`);
   }
