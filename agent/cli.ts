@@ -1,23 +1,8 @@
 // The egress-agent command line (commander). Each verb lives in agent/commands/<verb>.ts and is
 // loaded on demand, so `probe` and `status` never pay for the daemon's imports.
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { addConfigOptions, handoffOption } from './config/flags.js';
-import { packageRoot } from './lib/package-root.js';
-
-export const DEFAULT_SOCKET = '/run/egress-agent/control.sock';
-
-/** Options every verb receives from the top-level program. */
-export interface GlobalOptions {
-  socket: string;
-  logLevel: string;
-}
-
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(path.join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { DEFAULT_SOCKET, packageVersion, type GlobalOptions } from './lib/program.js';
 
 type Verb = (args: string[], opts: Record<string, unknown>, global: GlobalOptions) => Promise<number>;
 

@@ -1,10 +1,9 @@
 // Validation of session specs and their translation into what the native engine takes. Pure:
 // every problem is reported with the session and the field it concerns.
 import type { BfdAuthConfig, BfdAuthType } from '../config/types.js';
+import { MAX_INTERVAL_MS, MAX_MULTIPLIER, MIN_INTERVAL_MS } from '../lib/bfd-limits.js';
 import { parseIp } from '../lib/ip.js';
 import type { BfdDiag, BfdSessionSpec } from './types.js';
-
-export const MAX_INTERVAL_MS = 3_600_000;
 
 export const AUTH_TYPE_CODES: Record<BfdAuthType, number> = {
   none: 0, simple: 1, 'keyed-md5': 2, 'meticulous-md5': 3, 'keyed-sha1': 4, 'meticulous-sha1': 5,
@@ -65,10 +64,9 @@ export function timerErrors(t: Partial<Record<TimerKey, unknown>>, keys: readonl
   const errors: string[] = [];
   for (const k of keys) {
     if (k === 'multiplier') {
-      if (!isInt(t.multiplier, 1, 255)) errors.push(`multiplier must be an integer in 1..255, got ${String(t.multiplier)}`);
-    } else if (!isInt(t[k], 1, MAX_INTERVAL_MS)) {
-      // Whole milliseconds only: OVN truncates microseconds to ms, and below 1 ms to "never".
-      errors.push(`${k} must be a whole number of milliseconds in 1..${MAX_INTERVAL_MS}, got ${String(t[k])}`);
+      if (!isInt(t.multiplier, 1, MAX_MULTIPLIER)) errors.push(`multiplier must be an integer in 1..${MAX_MULTIPLIER}, got ${String(t.multiplier)}`);
+    } else if (!isInt(t[k], MIN_INTERVAL_MS, MAX_INTERVAL_MS)) {
+      errors.push(`${k} must be a whole number of milliseconds in ${MIN_INTERVAL_MS}..${MAX_INTERVAL_MS}, got ${String(t[k])}`);
     }
   }
   return errors;

@@ -1,5 +1,5 @@
 // `egress-agent bfd admin-down <local> <remote>`: AdminDown (diag 7 unless --diag) until admin-up.
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { callAgent, EXIT_FAILED, EXIT_OK } from '../control/cli-support.js';
 
 export default async function adminDown([local, remote]: string[], opts: { diag?: string }, global: GlobalOptions): Promise<number> {

@@ -1,5 +1,5 @@
 // `egress-agent bfd admin-up <local> <remote>`: releases an administratively down session.
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { callAgent, EXIT_FAILED, EXIT_OK } from '../control/cli-support.js';
 
 export default async function adminUp([local, remote]: string[], _opts: unknown, global: GlobalOptions): Promise<number> {

@@ -1,6 +1,6 @@
 // `egress-agent bfd set-timers <local> <remote> [--min-tx ms] [--min-rx ms] [--multiplier n]`:
 // changes a running session's timers through a Poll sequence (no flap).
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { callAgent, EXIT_FAILED, EXIT_OK } from '../control/cli-support.js';
 
 export default async function setTimers([local, remote]: string[], opts: { minTx?: string; minRx?: string; multiplier?: string }, global: GlobalOptions): Promise<number> {

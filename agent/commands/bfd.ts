@@ -1,5 +1,5 @@
 // `egress-agent bfd`: the BFD sessions the engine runs, with state, timers and counters.
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { ago, callAgent, EXIT_FAILED, EXIT_OK, printJson, renderTable } from '../control/cli-support.js';
 import type { SessionView } from '../daemon/bfd-sessions.js';
 

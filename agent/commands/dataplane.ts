@@ -1,5 +1,5 @@
 // `egress-agent dataplane`: desired vs actual dataplane and the last apply/repair.
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { ago, callAgent, EXIT_FAILED, EXIT_OK, printJson, renderTable } from '../control/cli-support.js';
 import type { DataplaneView } from '../control/commands.js';
 

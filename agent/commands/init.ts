@@ -2,7 +2,7 @@
 // Kube-OVN init container), then leave the verified gateway settings for `run` (the hand-off,
 // agent/config/handoff.ts). Bad input: every error on stderr, one per line naming the input, exit 2,
 // nothing applied. Exit 0 only when the read-back matches the plan.
-import { packageVersion, type GlobalOptions } from '../cli.js';
+import { packageVersion, type GlobalOptions } from '../lib/program.js';
 import { handoffDirExists, handoffFromConfig, handoffPath, writeHandoff } from '../config/handoff.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { DataplaneStatus } from '../reconcile/types.js';

@@ -1,5 +1,5 @@
 // `egress-agent log-level <level>`: change the running agent's log level.
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { callAgent, EXIT_FAILED, EXIT_OK } from '../control/cli-support.js';
 
 export default async function logLevel([level]: string[], _opts: unknown, global: GlobalOptions): Promise<number> {

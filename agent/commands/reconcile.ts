@@ -1,5 +1,5 @@
 // `egress-agent reconcile`: one apply + verify pass now; exit 1 unless verified.
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { callAgent, EXIT_FAILED, EXIT_OK, printJson } from '../control/cli-support.js';
 import type { ApplyResult } from '../reconcile/types.js';
 

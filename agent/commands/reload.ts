@@ -1,5 +1,5 @@
 // `egress-agent reload`: re-read the configuration (as SIGHUP does); exit 1 if it was rejected.
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { callAgent, EXIT_FAILED, EXIT_OK, printJson } from '../control/cli-support.js';
 import type { ReloadRecord } from '../daemon/status.js';
 

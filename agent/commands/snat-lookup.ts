@@ -3,9 +3,9 @@
 //   --translated IP:PORT [--at TIME]   which internal source was behind this address:port
 //   --source IP [--from TIME] [--to TIME]   what this internal source did
 // Exit: 0 = flows found, 1 = none found, 2 = bad input or unreadable records.
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { canonicalIp } from '../lib/ip.js';
-import { DEFAULT_RECORD_DIR } from '../snat/config.js';
+import { DEFAULT_RECORD_DIR } from '../config/snat-records.js';
 import { SnatRecordStore, type LookupResult, type SnatFlow } from '../snat/lookup.js';
 
 export interface SnatLookupOptions {

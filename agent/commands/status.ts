@@ -1,5 +1,5 @@
 // `egress-agent status`: the agent's status (one struct, see agent/daemon/status.ts).
-import type { GlobalOptions } from '../cli.js';
+import type { GlobalOptions } from '../lib/program.js';
 import { ago, callAgent, EXIT_FAILED, EXIT_OK, printJson, renderTable } from '../control/cli-support.js';
 import type { AgentStatus } from '../daemon/status.js';
 

@@ -1,4 +1,4 @@
-import { packageVersion } from '../cli.js';
+import { packageVersion } from '../lib/program.js';
 
 export default async function version(_args: string[], opts: { json?: boolean }): Promise<number> {
   const v = packageVersion();

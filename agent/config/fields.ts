@@ -2,13 +2,17 @@
 // -> typed, canonical value, or a reason. Each reports every problem it finds, with the offending
 // entry, so one run shows all mistakes.
 import { addressClass, formatCidr, formatIp, hasHostBits, networkOf, parseCidr, parseIp, type IpFamily } from '../lib/ip.js';
-import { parseListenAddress } from '../health/listen-address.js';
-import { parseProbeFlag, UpstreamOptionsError, type ProbeTargetInput } from '../upstream/options.js';
+import { parseListenAddress } from '../lib/listen-address.js';
+import { parseProbeFlag, UpstreamOptionsError, type ProbeTargetInput } from './upstream-options.js';
 
 /** Reports one problem; `value` is the offending part when it is narrower than the whole input. */
 export type Report = (message: string, value?: string) => void;
 /** Reports something corrected on the way in (the value is accepted; the agent logs a warning). */
 export type Note = Report;
+
+/** Checks one raw value; reports each problem (with the offending part of the value, if any) and
+ * notes each correction it made. */
+export type Field<T> = (v: unknown, report: Report, note: Note) => T | undefined;
 
 function asText(v: unknown, report: Report): string | undefined {
   if (typeof v === 'string') return v;
@@ -158,6 +162,13 @@ export function integer(min: number, max: number) {
 
 /** A POSIX-portable environment variable name. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The name of an environment variable (where a secret is read from). */
+export function envName(v: unknown, report: Report): string | undefined {
+  if (typeof v === 'string' && ENV_NAME.test(v)) return v;
+  report('expected the name of an environment variable (letters, digits, "_")');
+  return undefined;
+}
 
 export function boolean(v: unknown, report: Report): boolean | undefined {
   if (typeof v === 'boolean') return v;

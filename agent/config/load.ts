@@ -46,48 +46,50 @@ function familyConfig(v: ParsedSettings, f: 4 | 6): FamilyConfig | undefined {
 
 function bfdConfig(v: ParsedSettings): BfdConfig {
   const peerIps = v['bfd.peerIps'] ?? [];
-  const type = v['bfd.auth.type'] ?? 'none';
+  const type = v['bfd.auth.type'];
   const key = v[AUTH_KEY_FIELD];
+  const keyId = v['bfd.auth.keyId'];
   return {
     enabled: v['bfd.enabled'] ?? peerIps.length > 0,
     localIps: v['bfd.localIps'] ?? [],
     peerIps,
-    minTxMs: v['bfd.minTxMs']!,
-    minRxMs: v['bfd.minRxMs']!,
-    multiplier: v['bfd.multiplier']!,
-    passive: v['bfd.passive']!,
-    minTtl: v['bfd.minTtl']!,
-    realtimePriority: v['bfd.realtimePriority']!,
-    statePath: v['bfd.statePath']!,
-    ...(type !== 'none' && key ? { auth: { type, keyId: v['bfd.auth.keyId']!, key } } : {}),
+    minTxMs: v['bfd.minTxMs'],
+    minRxMs: v['bfd.minRxMs'],
+    multiplier: v['bfd.multiplier'],
+    passive: v['bfd.passive'],
+    minTtl: v['bfd.minTtl'],
+    realtimePriority: v['bfd.realtimePriority'],
+    statePath: v['bfd.statePath'],
+    // validateSettings refuses an auth type other than none without a key id and a key.
+    ...(type !== 'none' && key && keyId !== undefined ? { auth: { type, keyId, key } } : {}),
   };
 }
 
 function upstreamConfig(v: ParsedSettings): UpstreamConfig {
   return {
-    enabled: v['upstream.enabled']!,
+    enabled: v['upstream.enabled'],
     probes: (v['upstream.probes'] ?? []).map((e) => e.probe),
-    probeIntervalMs: v['upstream.probeIntervalMs']!,
-    probeTimeoutMs: v['upstream.probeTimeoutMs']!,
-    probeRise: v['upstream.probeRise']!,
-    probeFall: v['upstream.probeFall']!,
-    probeFailureAction: v['upstream.probeFailureAction']!,
-    holdDownMs: v['upstream.holdDownMs']!,
-    neighbourVerifyIntervalMs: v['upstream.neighbourVerifyIntervalMs']!,
+    probeIntervalMs: v['upstream.probeIntervalMs'],
+    probeTimeoutMs: v['upstream.probeTimeoutMs'],
+    probeRise: v['upstream.probeRise'],
+    probeFall: v['upstream.probeFall'],
+    probeFailureAction: v['upstream.probeFailureAction'],
+    holdDownMs: v['upstream.holdDownMs'],
+    neighbourVerifyIntervalMs: v['upstream.neighbourVerifyIntervalMs'],
   };
 }
 
 function snatRecordsConfig(v: ParsedSettings): SnatRecordsSettings {
   return {
-    enabled: v['snatRecords.enabled']!,
-    dir: v['snatRecords.dir']!,
-    maxFileBytes: v['snatRecords.maxFileBytes']!,
-    maxFiles: v['snatRecords.maxFiles']!,
-    maxAgeMs: v['snatRecords.maxAgeMs']!,
-    stdout: v['snatRecords.stdout']!,
-    recordStart: v['snatRecords.recordStart']!,
-    socketBufferBytes: v['snatRecords.socketBufferBytes']!,
-    portWarnRatio: v['snatRecords.portWarnPercent']! / 100,
+    enabled: v['snatRecords.enabled'],
+    dir: v['snatRecords.dir'],
+    maxFileBytes: v['snatRecords.maxFileBytes'],
+    maxFiles: v['snatRecords.maxFiles'],
+    maxAgeMs: v['snatRecords.maxAgeMs'],
+    stdout: v['snatRecords.stdout'],
+    recordStart: v['snatRecords.recordStart'],
+    socketBufferBytes: v['snatRecords.socketBufferBytes'],
+    portWarnRatio: v['snatRecords.portWarnPercent'] / 100,
   };
 }
 
@@ -106,7 +108,7 @@ function notices(v: ParsedSettings, config: GatewayConfig, c: Collected, correct
   }
   if (config.bfd.enabled) {
     for (const id of ['bfd.minTxMs', 'bfd.minRxMs'] as const) {
-      if (v[id]! < BFD_TIMER_WARN_MS) out.push({ level: 'warn', key: keyOf(id), message: `${v[id]} ms is below ${BFD_TIMER_WARN_MS} ms; accepted (the CRD allows it) but unlikely to hold on a loaded node` });
+      if (v[id] < BFD_TIMER_WARN_MS) out.push({ level: 'warn', key: keyOf(id), message: `${v[id]} ms is below ${BFD_TIMER_WARN_MS} ms; accepted (the CRD allows it) but unlikely to hold on a loaded node` });
     }
     for (const f of [4, 6] as const) {
       const has = (ips: string[]): boolean => ips.some((ip) => ip.includes(':') === (f === 6));
@@ -147,15 +149,15 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     families: [familyConfig(v, 4), familyConfig(v, 6)].filter((f): f is FamilyConfig => f !== undefined),
     ...(v.internalInterface !== undefined ? { internalInterface: v.internalInterface } : {}),
     ...(v.externalInterface !== undefined ? { externalInterface: v.externalInterface } : {}),
-    reconcileIntervalMs: v.reconcileIntervalMs!,
-    dataplaneWithdrawAfterMs: v.dataplaneWithdrawAfterMs!,
+    reconcileIntervalMs: v.reconcileIntervalMs,
+    dataplaneWithdrawAfterMs: v.dataplaneWithdrawAfterMs,
     bfd: bfdConfig(v),
-    healthListen: v.healthListen!,
-    controlSocket: v.controlSocket!,
-    compatSocket: v.compatSocket!,
-    drainGraceMs: v.drainGraceMs!,
+    healthListen: v.healthListen,
+    controlSocket: v.controlSocket,
+    compatSocket: v.compatSocket,
+    drainGraceMs: v.drainGraceMs,
     startupPageReleaseMs: v.startupPageReleaseMs || null,
-    logLevel: v.logLevel!,
+    logLevel: v.logLevel,
     debugCommands: v.debugCommands ?? false,
     upstream: upstreamConfig(v),
     snatRecords: snatRecordsConfig(v),

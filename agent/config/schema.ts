@@ -1,42 +1,29 @@
 // The one validation every input goes through before anything is applied. Input: one raw value per
-// setting id (from sources.ts); output: typed, canonical values. Field checks run for every field
+// setting id (from sources.ts), checked by that setting's own parser (its record in settings.ts);
+// output: typed, canonical values. Field checks run for every field
 // and the cross-field checks run even when some fields failed (skipping only what depends on a
 // failed field), so a single run reports every mistake. Plain functions rather than a schema
 // library: the checks were all ours anyway, and a library cost ~3 MiB of the Pod's memory budget.
 import { ipFamily } from '../lib/ip.js';
-import { LOG_LEVELS } from '../lib/log.js';
-import { resolveUpstreamOptions, UpstreamOptionsError, type ProbeFailureAction, type UpstreamFamily } from '../upstream/options.js';
-import { MIN_ROTATE_INTERVAL_MS } from '../snat/rotating-writer.js';
+import { resolveUpstreamOptions, UpstreamOptionsError, type UpstreamFamily } from './upstream-options.js';
+import { MIN_ROTATE_INTERVAL_MS } from './snat-records.js';
 import type { BfdAuthType } from './types.js';
-import {
-  ENV_NAME, absolutePath, boolean, cidrList, integer, integerOrOff, interfaceName, ipAddress, ipList, listenAddress, oneOf, probeList,
-  type Note, type ProbeEntry, type Report,
-} from './fields.js';
+import type { Field } from './fields.js';
+import { SETTINGS, VNI_MAX, type SettingValues } from './settings.js';
 
 /** Internal key carrying the auth key bytes read by sources.ts; never a user-facing setting. */
 export const AUTH_KEY_FIELD = 'bfd.auth.key';
 
-/** VXLAN network identifiers are 24 bits; 0 is reserved. */
-export const VNI_MAX = 16_777_215;
-
-/** CRD bounds of spec.bfd.minRX/minTX (ms). */
-const BFD_TIMER_MAX_MS = 3_600_000;
-
-const AUTH_TYPES = ['none', 'simple', 'keyed-md5', 'meticulous-md5', 'keyed-sha1', 'meticulous-sha1'] as const satisfies readonly BfdAuthType[];
 /** Longest key per type (RFC 5880 4.2-4.4): passwords and MD5 keys 16 bytes, SHA1 keys 20. */
 const AUTH_KEY_MAX: Record<BfdAuthType, number> = {
   none: 0, simple: 16, 'keyed-md5': 16, 'meticulous-md5': 16, 'keyed-sha1': 20, 'meticulous-sha1': 20,
 };
-/** sun_path is 108 bytes including the terminating NUL. */
-const SOCKET_PATH_MAX = 107;
-const PROBE_FAILURE_ACTIONS = ['report', 'withdraw'] as const satisfies readonly ProbeFailureAction[];
 
-/** Checks one raw value; reports each problem (with the offending part of the value, if any) and
- * notes each correction it made. */
-type Field<T> = (v: unknown, report: Report, note: Note) => T | undefined;
-
-/** Types a parser as a Field (inline parsers get their parameter types from it). */
-const field = <T>(parse: Field<T>): Field<T> => parse;
+const authKey: Field<Buffer> = (v, report) => {
+  if (Buffer.isBuffer(v)) return v;
+  report('expected the key bytes');
+  return undefined;
+};
 
 /** One problem found, keyed by setting id. */
 export interface SettingIssue {
@@ -46,91 +33,15 @@ export interface SettingIssue {
   value?: string;
 }
 
-const familyFields = <F extends 4 | 6>(f: F) => ({
-  [`ipv${f}.internalGateway`]: field(ipAddress(f)),
-  [`ipv${f}.externalGateway`]: field(ipAddress(f)),
-  [`ipv${f}.noSnatSources`]: field(cidrList(f)),
-  [`ipv${f}.extraNoSnatSources`]: field(cidrList(f)),
-  [`ipv${f}.snatTo`]: field(ipAddress(f)),
-}) as {
-  [K in `ipv${F}.internalGateway` | `ipv${F}.externalGateway` | `ipv${F}.snatTo`]: Field<string>;
-} & {
-  [K in `ipv${F}.noSnatSources` | `ipv${F}.extraNoSnatSources`]: Field<string[]>;
-};
+/** The validated settings: every setting's value (see SettingValues) and the auth key bytes. */
+export type ParsedSettings = SettingValues & { [AUTH_KEY_FIELD]?: Buffer };
+/** What the cross-field checks see: any field may have failed. */
+type PartialSettings = Partial<ParsedSettings>;
 
-const shape = {
-  ...familyFields(4),
-  ...familyFields(6),
-  internalInterface: field(interfaceName),
-  externalInterface: field(interfaceName),
-  allowNoFamilies: field(boolean),
-  enableBgp: field(boolean),
-  enableEvpn: field(boolean),
-  vni: field(integer(1, VNI_MAX)),
-  reconcileIntervalMs: field(integer(100, 3_600_000)),
-  dataplaneWithdrawAfterMs: field(integer(0, 3_600_000)),
-  'bfd.enabled': field(boolean),
-  'bfd.localIps': field(ipList),
-  'bfd.peerIps': field(ipList),
-  // The CRD's range. Kube-OVN passes any CRD-valid value; refusing one would crash-loop a gateway
-  // the controller considers valid, so small values are accepted with a warning (see load.ts).
-  'bfd.minTxMs': field(integer(1, BFD_TIMER_MAX_MS)),
-  'bfd.minRxMs': field(integer(1, BFD_TIMER_MAX_MS)),
-  // The CRD allows up to 3600000, but the wire field is one byte (Kube-OVN's supervisor refuses > 255).
-  'bfd.multiplier': field(integer(1, 255)),
-  'bfd.passive': field(boolean),
-  'bfd.minTtl': field(integer(1, 255)),
-  'bfd.realtimePriority': field(integer(0, 99)),
-  'bfd.statePath': field(absolutePath()),
-  'bfd.auth.type': field(oneOf(AUTH_TYPES)),
-  'bfd.auth.keyId': field(integer(0, 255)),
-  'bfd.auth.keyFile': field(absolutePath()),
-  'bfd.auth.keyEnv': field((v, report) => {
-    if (typeof v === 'string' && ENV_NAME.test(v)) return v;
-    report('expected the name of an environment variable (letters, digits, "_")');
-    return undefined;
-  }),
-  [AUTH_KEY_FIELD]: field((v, report) => {
-    if (Buffer.isBuffer(v)) return v;
-    report('expected the key bytes');
-    return undefined;
-  }),
-  'upstream.enabled': field(boolean),
-  'upstream.probes': field<ProbeEntry[]>(probeList),
-  // Bounds as agent/upstream checks them (options.ts), so a value accepted here is accepted there.
-  'upstream.probeIntervalMs': field(integer(100, 3_600_000)),
-  'upstream.probeTimeoutMs': field(integer(10, 60_000)),
-  'upstream.probeRise': field(integer(1, 100)),
-  'upstream.probeFall': field(integer(1, 100)),
-  'upstream.probeFailureAction': field(oneOf(PROBE_FAILURE_ACTIONS)),
-  'upstream.holdDownMs': field(integer(0, 3_600_000)),
-  'upstream.neighbourVerifyIntervalMs': field(integerOrOff(100, 3_600_000)),
-  'snatRecords.enabled': field(boolean),
-  'snatRecords.dir': field(absolutePath()),
-  // The writer needs room for at least one record line per file; 1 TiB is far beyond any Pod volume.
-  'snatRecords.maxFileBytes': field(integer(1024, 2 ** 40)),
-  'snatRecords.maxFiles': field(integer(1, 10_000)),
-  'snatRecords.maxAgeMs': field(integer(1000, 366 * 24 * 3600 * 1000)),
-  'snatRecords.stdout': field(boolean),
-  'snatRecords.recordStart': field(boolean),
-  'snatRecords.socketBufferBytes': field(integer(4096, 2 ** 30)),
-  'snatRecords.portWarnPercent': field(integer(1, 100)),
-  healthListen: field(listenAddress),
-  controlSocket: field(absolutePath(SOCKET_PATH_MAX)),
-  compatSocket: field(absolutePath(SOCKET_PATH_MAX)),
-  drainGraceMs: field(integer(0, 30_000)),
-  startupPageReleaseMs: field(integer(0, 3_600_000)),
-  debugCommands: field(boolean),
-  logLevel: field(oneOf(LOG_LEVELS)),
-};
-
-type Shape = typeof shape;
-export type ParsedSettings = { [K in keyof Shape]?: Shape[K] extends Field<infer T> ? T : never };
-
-function crossChecks(v: ParsedSettings, issues: SettingIssue[]): void {
+function crossChecks(v: PartialSettings, issues: SettingIssue[]): void {
   const failed = new Set(issues.map((i) => i.id));
-  const ok = (...ids: (keyof ParsedSettings)[]): boolean => ids.every((id) => !failed.has(id));
-  const issue = (id: keyof ParsedSettings, message: string, value?: string): void => {
+  const ok = (...ids: (keyof PartialSettings)[]): boolean => ids.every((id) => !failed.has(id));
+  const issue = (id: keyof PartialSettings, message: string, value?: string): void => {
     issues.push({ id, message, ...(value !== undefined ? { value } : {}) });
   };
 
@@ -172,10 +83,10 @@ function crossChecks(v: ParsedSettings, issues: SettingIssue[]): void {
   }
 }
 
-type Ok = (...ids: (keyof ParsedSettings)[]) => boolean;
-type Issue = (id: keyof ParsedSettings, message: string, value?: string) => void;
+type Ok = (...ids: (keyof PartialSettings)[]) => boolean;
+type Issue = (id: keyof PartialSettings, message: string, value?: string) => void;
 
-function checkBfd(v: ParsedSettings, ok: Ok, issue: Issue): void {
+function checkBfd(v: PartialSettings, ok: Ok, issue: Issue): void {
   if (!ok('bfd.enabled', 'bfd.peerIps', 'bfd.localIps')) return;
   const peers = v['bfd.peerIps'] ?? [];
   const locals = v['bfd.localIps'] ?? [];
@@ -200,7 +111,7 @@ function checkBfd(v: ParsedSettings, ok: Ok, issue: Issue): void {
  * interface is discovered later; any valid name stands in for it). Without a family there is no
  * upstream to probe (BFD-only mode): the daemon runs no monitor and says so.
  */
-function checkUpstream(v: ParsedSettings, ok: Ok, issue: Issue): void {
+function checkUpstream(v: PartialSettings, ok: Ok, issue: Issue): void {
   const timing = ['upstream.probeIntervalMs', 'upstream.probeTimeoutMs', 'upstream.probeRise', 'upstream.probeFall'] as const;
   if (!ok(...timing)) return;
   if (v['upstream.probeTimeoutMs']! >= v['upstream.probeIntervalMs']!) {
@@ -223,17 +134,16 @@ function checkUpstream(v: ParsedSettings, ok: Ok, issue: Issue): void {
     });
   } catch (err) {
     if (!(err instanceof UpstreamOptionsError)) throw err;
-    for (const problem of err.problems) {
-      // "probes[2].port: must be ..." -> "entry 3 port: must be ...", valued with what was written.
-      const m = /^probes\[(\d+)\]\.?([^:]*): (.*)$/.exec(problem);
-      const entry = m ? entries[Number(m[1])] : undefined;
-      if (m && entry) issue('upstream.probes', `entry ${Number(m[1]) + 1}${m[2] ? ` ${m[2]}` : ''}: ${m[3]}`, entry.text);
-      else issue('upstream.probes', problem);
+    for (const problem of err.issues) {
+      // probes[2].port -> "entry 3 port: must be ...", valued with what was written.
+      const entry = problem.probe !== undefined ? entries[problem.probe] : undefined;
+      if (entry) issue('upstream.probes', `entry ${problem.probe! + 1}${problem.field ? ` ${problem.field}` : ''}: ${problem.message}`, entry.text);
+      else issue('upstream.probes', `${problem.key}: ${problem.message}`);
     }
   }
 }
 
-function checkAuth(v: ParsedSettings, ok: Ok, issue: Issue): void {
+function checkAuth(v: PartialSettings, ok: Ok, issue: Issue): void {
   if (!ok('bfd.auth.type', 'bfd.auth.keyFile', 'bfd.auth.keyEnv', 'bfd.auth.keyId')) return;
   const type = v['bfd.auth.type'] ?? 'none';
   const given = (['bfd.auth.keyFile', 'bfd.auth.keyEnv', 'bfd.auth.keyId'] as const).filter((id) => v[id] !== undefined);
@@ -266,7 +176,8 @@ export function validateSettings(input: Readonly<Record<string, unknown>>): Sett
   const issues: SettingIssue[] = [];
   const notes: SettingIssue[] = [];
   const out: Record<string, unknown> = {};
-  for (const [id, parse] of Object.entries(shape) as [string, Field<unknown>][]) {
+  const fields: [string, Field<unknown>][] = [...SETTINGS.map((st): [string, Field<unknown>] => [st.id, st.parse]), [AUTH_KEY_FIELD, authKey]];
+  for (const [id, parse] of fields) {
     const raw = input[id];
     if (raw === undefined) continue;
     let failed = false;
@@ -276,7 +187,8 @@ export function validateSettings(input: Readonly<Record<string, unknown>>): Sett
     }, (message, part) => notes.push({ id, message, ...(part !== undefined ? { value: part } : {}) }));
     if (!failed && value !== undefined) out[id] = value;
   }
-  const settings = out as ParsedSettings;
-  crossChecks(settings, issues);
-  return issues.length === 0 ? { ok: true, settings, notes } : { ok: false, issues };
+  crossChecks(out as PartialSettings, issues);
+  // Every setting with a default had a value (sources.ts supplies defaults), so with no issue each
+  // one parsed: the values are complete.
+  return issues.length === 0 ? { ok: true, settings: out as ParsedSettings, notes } : { ok: false, issues };
 }

@@ -40,7 +40,7 @@ export interface Collected {
   errors: ConfigError[];
 }
 
-const JSON_IDS = SETTINGS.filter((s) => s.json).map((s) => s.id);
+const JSON_IDS: readonly string[] = SETTINGS.filter((s) => s.json).map((s) => s.id);
 /** Object keys that group settings in the file: "ipv4", "bfd", "bfd.auth". */
 const JSON_GROUPS = new Set(JSON_IDS.flatMap((id) => id.split('.').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('.'))));
 

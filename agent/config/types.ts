@@ -1,14 +1,13 @@
 // Domain types for validated agent configuration. Produced by agent/config, consumed by
 // plan/, bfd/ and the daemon. Everything here is already validated and normalised.
-import type { SnatRecordsConfig } from '../snat/config.js';
+import type { SnatRecordsConfig } from './snat-records.js';
 import type { HandoffUse } from './handoff.js';
-import type { ProbeFailureAction, ProbeTargetInput } from '../upstream/options.js';
-
-export type Family = 4 | 6;
+import type { ProbeFailureAction, ProbeTargetInput } from './upstream-options.js';
+import type { IpFamily } from '../lib/ip.js';
 
 /** One address family the gateway serves (configured only when both gateways are set, as Kube-OVN does). */
 export interface FamilyConfig {
-  family: Family;
+  family: IpFamily;
   /** OVN logical router port IP reachable through the internal (VPC) interface. */
   internalGateway: string;
   /** Underlay gateway reachable through the external interface. */

@@ -6,6 +6,7 @@ import type { BfddReply } from '../compat/bfdd-control.js';
 import { DIAG_NAMES } from '../compat/bfdd-control.js';
 import type { SessionSelector, SessionView } from '../daemon/bfd-sessions.js';
 import type { AgentStatus, ReloadRecord, Verdict } from '../daemon/status.js';
+import { MAX_INTERVAL_MS, MAX_MULTIPLIER } from '../lib/bfd-limits.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import type { ApplyResult, DataplaneStatus } from '../reconcile/types.js';
 import type { ApplyStats } from '../daemon/apply-stats.js';
@@ -90,9 +91,9 @@ export function createControlHandler(agent: AgentControl, opts: { debugCommands?
     'bfd.adminUp': (req) => ({ sessions: agent.adminUp(selector(req)) }),
     'bfd.setTimers': (req) => {
       const timers = {
-        minTxMs: positiveInt(req, 'minTxMs', 3_600_000),
-        minRxMs: positiveInt(req, 'minRxMs', 3_600_000),
-        multiplier: positiveInt(req, 'multiplier', 255),
+        minTxMs: positiveInt(req, 'minTxMs', MAX_INTERVAL_MS),
+        minRxMs: positiveInt(req, 'minRxMs', MAX_INTERVAL_MS),
+        multiplier: positiveInt(req, 'multiplier', MAX_MULTIPLIER),
       };
       const set = Object.fromEntries(Object.entries(timers).filter(([, v]) => v !== undefined));
       if (!Object.keys(set).length) throw new Error('give at least one of "minTxMs", "minRxMs", "multiplier"');

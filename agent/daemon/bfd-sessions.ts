@@ -12,6 +12,15 @@ import { SessionRecovery, recoveryPolicy, type Observation, type RecoveryEpisode
 
 const keyOf = (local: string, remote: string): string => pairKey({ local, remote });
 
+/** A selector named a session that is not running; callers decide on `code`, never on the text. */
+export class NoSuchSessionError extends Error {
+  readonly code = 'NO_SUCH_SESSION';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoSuchSessionError';
+  }
+}
+
 export type SessionSelector = { all: true } | { id: number } | { local: string; remote: string };
 
 export interface SessionView extends BfdSessionState {
@@ -322,16 +331,16 @@ export class BfdSessions {
     };
   }
 
-  /** Keys of running sessions matching the selector; throws when a specific one does not exist. */
+  /** Keys of running sessions matching the selector; throws NoSuchSessionError when a specific one does not exist. */
   select(sel: SessionSelector): string[] {
     if ('all' in sel) return [...this.live.keys()];
     if ('id' in sel) {
       const found = [...this.live].find(([, v]) => v.id === sel.id);
-      if (!found) throw new Error(`no BFD session with id ${sel.id}`);
+      if (!found) throw new NoSuchSessionError(`no BFD session with id ${sel.id}`);
       return [found[0]];
     }
     const key = keyOf(canonicalIp(sel.local), canonicalIp(sel.remote));
-    if (!this.live.has(key)) throw new Error(`no BFD session local ${sel.local} remote ${sel.remote}`);
+    if (!this.live.has(key)) throw new NoSuchSessionError(`no BFD session local ${sel.local} remote ${sel.remote}`);
     return [key];
   }
 

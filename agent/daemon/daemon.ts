@@ -17,7 +17,7 @@ import type { Logger } from '../lib/log.js';
 import type { ApplyResult } from '../reconcile/types.js';
 import { emptyApplyStats, observeApply } from './apply-stats.js';
 import { BfdIngress } from './bfd-ingress.js';
-import { BfdSessions, type SessionSelector, type SessionView } from './bfd-sessions.js';
+import { BfdSessions, NoSuchSessionError, type SessionSelector, type SessionView } from './bfd-sessions.js';
 import { EventLoopMonitor } from './event-loop.js';
 import { readProcessMemory, type StartupRelease } from './memory.js';
 import type { BfdEnginePort, DaemonPorts, ReconcilerPort, SnatRecorderPort } from './ports.js';
@@ -30,9 +30,11 @@ import { DataplaneGate } from './dataplane-gate.js';
 import { DATAPLANE_DOWN_DIAG, type WithdrawStatus } from '../upstream/index.js';
 
 /** Startup failed because of the inputs (exit 2) rather than the machine (exit 1). */
-export class ConfigError extends Error {
+export class StartupInputError extends Error {
+  readonly code = 'INVALID_CONFIG';
   constructor(readonly errors: string[]) {
     super(`invalid configuration:\n${errors.map((e) => `  - ${e}`).join('\n')}`);
+    this.name = 'StartupInputError';
   }
 }
 
@@ -110,7 +112,7 @@ export class Daemon implements AgentControl {
     this.eventLoop.start();
     const config = await step(this.log, 'config', async () => {
       const r = await this.opts.ports.loadConfig();
-      if (!r.ok) throw new ConfigError(r.errors);
+      if (!r.ok) throw new StartupInputError(r.errors);
       await prepareSocketPath(r.config.controlSocket);
       return r.config;
     });
@@ -132,7 +134,7 @@ export class Daemon implements AgentControl {
       this.attachReconciler(reconciler);
       const r = await reconciler.applyOnce('startup').catch((err: unknown) => {
         // Discovery found the inputs wrong (gateway unreachable, interface missing): bad input, exit 2.
-        if (err instanceof InputError) throw new ConfigError(formatConfigErrors(err.errors).split('\n'));
+        if (err instanceof InputError) throw new StartupInputError(formatConfigErrors(err.errors).split('\n'));
         throw err;
       });
       if (r.error || r.remaining.length) {
@@ -252,12 +254,14 @@ export class Daemon implements AgentControl {
     const next = r.config;
     const changes: string[] = [];
     const errors: string[] = [];
+    // Settings that only a restart applies: reported with the errors, but the reload still succeeds.
+    const restartNeeded: string[] = [];
     if (next.logLevel !== old.logLevel) {
       this.log.level = next.logLevel;
       changes.push(`log level ${old.logLevel} -> ${next.logLevel}`);
     }
     for (const [what, a, b] of [['health listen address', old.healthListen, next.healthListen], ['control socket', old.controlSocket, next.controlSocket], ['compat socket', old.compatSocket, next.compatSocket]] as const) {
-      if (a !== b) errors.push(`${what} change ${a} -> ${b} takes effect after a restart`);
+      if (a !== b) restartNeeded.push(`${what} change ${a} -> ${b} takes effect after a restart`);
     }
     try {
       if (next.bfd.enabled || this.sessions) {
@@ -305,7 +309,7 @@ export class Daemon implements AgentControl {
       errors.push((err as Error).message);
     }
     this.config = { ...next, healthListen: old.healthListen, controlSocket: old.controlSocket, compatSocket: old.compatSocket };
-    this.lastReload = { at: Date.now(), ok: !errors.some((e) => !e.includes('after a restart')), errors, changes };
+    this.lastReload = { at: Date.now(), ok: errors.length === 0, errors: [...restartNeeded, ...errors], changes };
     if (!this.lastReload.ok) this.reloadFailures++;
     this.log.info({ changes, errors, durationMs: +(performance.now() - t0).toFixed(2) }, 'reloaded configuration');
     return this.lastReload;
@@ -607,7 +611,7 @@ export class Daemon implements AgentControl {
         fn();
         return true;
       } catch (err) {
-        if (/^no BFD session/.test((err as Error).message)) return false;
+        if (err instanceof NoSuchSessionError) return false;
         throw err;
       }
     };

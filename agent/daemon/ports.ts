@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { ApplyResult, DataplaneReconciler } from '../reconcile/types.js';
 import type { PageRelease } from '../bfd/addon.js';
 import type { Logger } from '../lib/log.js';
-import type { SnatRecordsConfig } from '../snat/config.js';
+import type { SnatRecordsConfig } from '../config/snat-records.js';
 import type { SnatStatus } from '../snat/types.js';
 import type { ProbeResultEvent, SignalStatus, UpstreamFamilyStatus, UpstreamOptions } from '../upstream/index.js';
 import type { MulticastStats } from '../dataplane/rtnl-multicast.js';

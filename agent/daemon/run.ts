@@ -1,9 +1,9 @@
 // Process wiring of `egress-agent run`: logger, signals, exit code. SIGTERM/SIGINT drain and exit 0
 // before the grace period ends; SIGHUP reloads the configuration; a second SIGINT exits at once.
-import { DEFAULT_SOCKET, packageVersion, type GlobalOptions } from '../cli.js';
+import { DEFAULT_SOCKET, packageVersion, type GlobalOptions } from '../lib/program.js';
 import { setCallbackLogger } from '../lib/guard.js';
 import { createLogger } from '../lib/log.js';
-import { ConfigError, Daemon } from './daemon.js';
+import { Daemon, StartupInputError } from './daemon.js';
 import { installFatalHandlers } from './fatal.js';
 import { realPorts } from './real-ports.js';
 
@@ -79,7 +79,7 @@ export async function runDaemon(opts: Record<string, unknown>, global: GlobalOpt
       await daemon.start();
     } catch (err) {
       await daemon.abort();
-      if (err instanceof ConfigError) {
+      if (err instanceof StartupInputError) {
         process.stderr.write(`egress-agent run: ${err.message}\n`);
         return EXIT_BAD_INPUT;
       }

@@ -2,7 +2,7 @@
 // what /status shows. Records are written only where the agent manages the dataplane (it owns the
 // SNAT rules there); Kube-OVN's bfdd container (no gateways) never records.
 import type { GatewayConfig } from '../config/types.js';
-import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../snat/config.js';
+import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../config/snat-records.js';
 import type { SnatStatus } from '../snat/types.js';
 
 export interface SnatRecordsView {

@@ -1,8 +1,8 @@
 // Upstream health in the daemon: which families to watch (configured families on their discovered
 // external interfaces) and the running monitor. Its verdicts become BFD admin state in
 // bfd-withdrawal.ts (shared with the dataplane gate).
-import type { Family, GatewayConfig } from '../config/types.js';
-import { ipFamily } from '../lib/ip.js';
+import type { GatewayConfig } from '../config/types.js';
+import { ipFamily, type IpFamily } from '../lib/ip.js';
 import {
   resolveUpstreamOptions, type ProbeResultEvent, type SignalStatus, type UpstreamFamily, type UpstreamFamilyStatus, type UpstreamOptions,
 } from '../upstream/index.js';
@@ -11,7 +11,7 @@ import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
 
 /** Per probe target, since the monitor started. */
 export interface ProbeCounters {
-  family: Family;
+  family: IpFamily;
   name: string;
   kind: ProbeResultEvent['kind'];
   ok: number;
@@ -34,7 +34,7 @@ export interface UpstreamView {
 }
 
 /** The discovered interfaces per family (the reconciler's status().interfaces). */
-export type ExternalInterfaces = readonly { family: Family; external: string }[];
+export type ExternalInterfaces = readonly { family: IpFamily; external: string }[];
 
 export type UpstreamPlan = { options: UpstreamOptions } | { off: string };
 

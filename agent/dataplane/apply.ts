@@ -2,9 +2,9 @@
 // differs, then read back and verify. Order: sysctls, ipsets, iptables (a set must exist before a
 // rule references it), routes, rules. A step that fails is reported and the next steps still run:
 // they are independent, and the read-back shows exactly what is still wrong.
-import type { Family } from '../config/types.js';
+import type { IpFamily } from '../lib/ip.js';
 import type { DesiredDataplane, DesiredIptables, DesiredSysctl, ParsedIptables } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { applyIpset, ipsetDrift, readIpset, type LiveIpset } from './ipset.js';
 import { applyIptables, iptablesDrift, readIptables, tablesOf } from './iptables.js';
 import { applyLinks, checkLinkKinds, kindsToCreate, linkDrift } from './links.js';
@@ -19,9 +19,9 @@ export interface LiveDataplane {
   linkDetails: LinkDetail[];
   sysctls: Map<string, string | undefined>;
   ipsets: Map<string, LiveIpset | undefined>;
-  iptables: Map<Family, ParsedIptables>;
+  iptables: Map<IpFamily, ParsedIptables>;
   routes: Map<string, RouteInfo[]>;
-  rules: Map<Family, RuleInfo[]>;
+  rules: Map<IpFamily, RuleInfo[]>;
 }
 
 /** Reads exactly the live objects the desired dataplane is about (independent reads run concurrently). */

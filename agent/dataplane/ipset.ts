@@ -2,16 +2,15 @@
 // members with one `ipset restore` on stdin. Small changes are add/del lines; large ones (or a set
 // that must be re-created, e.g. maxelem too small) fill a temporary set and swap it in, so rules
 // matching the set never see it half-filled.
-import type { Family } from '../config/types.js';
-import { normalizeCidr } from '../lib/ip.js';
+import { normalizeCidr, type IpFamily } from '../lib/ip.js';
 import type { DesiredIpset } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { run } from './exec.js';
 
 export interface LiveIpset {
   name: string;
   type: string;
-  family: Family | undefined;
+  family: IpFamily | undefined;
   maxelem: number;
   /** Canonical "network/prefix" (ipset prints host entries without /32 or /128). */
   members: string[];
@@ -26,7 +25,7 @@ const DEFAULT_MAXELEM = 65536;
  * /128; only those need the prefix added. Anything unexpected goes through the full normaliser.
  * (Parsing every member fully costs ~4 us each, which dominates a 10 000-member verify.)
  */
-function canonicalMember(text: string, family: Family | undefined): string {
+function canonicalMember(text: string, family: IpFamily | undefined): string {
   if (text.includes('/')) return /^[0-9a-f.:]+\/\d+$/.test(text) ? text : normalizeCidr(text);
   return family ? `${text}/${family === 4 ? 32 : 128}` : normalizeCidr(text);
 }
@@ -67,7 +66,7 @@ export async function readIpset(name: string): Promise<LiveIpset | undefined> {
   return parseIpsetSave(name, r.stdout);
 }
 
-const familyWord = (f: Family): string => (f === 4 ? 'inet' : 'inet6');
+const familyWord = (f: IpFamily): string => (f === 4 ? 'inet' : 'inet6');
 
 function hashsizeFor(n: number): number {
   let h = 1024;

@@ -3,20 +3,20 @@
 // the planner's renderer: owned chains are declared (= flushed) and refilled, hook jumps in built-in
 // chains are inserted only when missing and de-duplicated, nothing else is touched. We never use
 // `iptables-restore --test` as validation: it returns 0 even for a missing chain.
-import type { Family } from '../config/types.js';
+import type { IpFamily } from '../lib/ip.js';
 import { diffIptables, describeIptablesDrift, parseIptablesSave, renderIptablesRestore } from '../plan/index.js';
 import type { DesiredIptables, IptablesDrift, ParsedIptables } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { run } from './exec.js';
 
-const tool = (family: Family, verb: 'save' | 'restore'): string => `${family === 6 ? 'ip6tables' : 'iptables'}-${verb}`;
+const tool = (family: IpFamily, verb: 'save' | 'restore'): string => `${family === 6 ? 'ip6tables' : 'iptables'}-${verb}`;
 
 /** Tables the desired content lives in (owned chains and hooks). */
 export function tablesOf(desired: DesiredIptables): string[] {
   return [...new Set([...Object.keys(desired.chains), ...desired.hooks.map((h) => h.table)])].sort();
 }
 
-export async function readIptables(family: Family, tables: string[]): Promise<ParsedIptables> {
+export async function readIptables(family: IpFamily, tables: string[]): Promise<ParsedIptables> {
   const merged: ParsedIptables = { tables: {} };
   for (const table of tables) {
     const r = await run(tool(family, 'save'), ['-t', table]);

@@ -3,7 +3,7 @@
 // has to be created is checked against the kernel (a throwaway device of that type, deleted at
 // once), so a kernel without, say, vrf fails with an error naming it and nothing half-built.
 import type { DesiredLink } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { NetlinkError, type LinkCreate, type LinkDetail, type Rtnl } from './netlink.js';
 
 /** What a desired device is created as (undefined: an existing device, never created). */

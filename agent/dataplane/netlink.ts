@@ -5,8 +5,7 @@
 // package (it aborts the process when they overflow): see ./rtnl-multicast.ts.
 import { EventEmitter } from 'node:events';
 import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
-import type { Family } from '../config/types.js';
-import { ipFromBuffer, ipToBuffer, parseCidr, formatIp, networkOf, familyBits } from '../lib/ip.js';
+import { ipFromBuffer, ipToBuffer, parseCidr, formatIp, networkOf, familyBits, type IpFamily } from '../lib/ip.js';
 import { RtnlMulticast, type MulticastStats, type RtGroup } from './rtnl-multicast.js';
 
 const AF_INET = 2;
@@ -18,8 +17,8 @@ const REQUEST_TIMEOUT_MS = 5000;
 const RECV_BUFFER = 4 << 20;
 const SEND_BUFFER = 1 << 20;
 
-export const afOf = (family: Family): number => (family === 4 ? AF_INET : AF_INET6);
-const familyOfAf = (af: number | undefined): Family | undefined => (af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined);
+export const afOf = (family: IpFamily): number => (family === 4 ? AF_INET : AF_INET6);
+const familyOfAf = (af: number | undefined): IpFamily | undefined => (af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined);
 
 /** A rejected netlink request, with the errno name the package only puts in its message. */
 export class NetlinkError extends Error {
@@ -155,7 +154,7 @@ export function decodeLinkInfo(buf: Buffer): Pick<LinkDetail, 'kind' | 'vrfTable
 }
 
 export interface AddressInfo {
-  family: Family;
+  family: IpFamily;
   index: number;
   address: string;
   prefixLen: number;
@@ -168,7 +167,7 @@ export interface RouteLookup {
 }
 
 export interface RouteInfo {
-  family: Family;
+  family: IpFamily;
   table: number;
   /** "default" or a canonical CIDR. */
   dst: string;
@@ -181,7 +180,7 @@ export interface RouteInfo {
 }
 
 export interface RouteSpec {
-  family: Family;
+  family: IpFamily;
   table: number;
   dst: string;
   gateway: string;
@@ -190,7 +189,7 @@ export interface RouteSpec {
 
 /** A policy rule as the kernel reports it; `selectors` lists match keys this wrapper does not model. */
 export interface RuleInfo {
-  family: Family;
+  family: IpFamily;
   priority: number;
   iif?: string;
   /** Source as canonical CIDR; absent = from all. */
@@ -202,7 +201,7 @@ export interface RuleInfo {
 }
 
 export interface RuleSpec {
-  family: Family;
+  family: IpFamily;
   priority: number;
   iif?: string;
   from?: string;
@@ -211,14 +210,14 @@ export interface RuleSpec {
 
 const bufOf = (v: unknown): Buffer | undefined => (Buffer.isBuffer(v) ? v : undefined);
 
-function cidrParts(text: string): { bytes: Buffer; prefix: number; family: Family } {
+function cidrParts(text: string): { bytes: Buffer; prefix: number; family: IpFamily } {
   const r = parseCidr(text, { bareIp: true });
   if (!r.ok) throw new TypeError(`invalid CIDR "${text}": ${r.reason}`);
   return networkOf(r.value);
 }
 
 /** "default" or canonical "net/len" of a route/rule dst as the kernel reports it. */
-function prefixText(family: Family, addr: Buffer | undefined, len: number): string {
+function prefixText(family: IpFamily, addr: Buffer | undefined, len: number): string {
   if (len === 0) return 'default';
   const bytes = addr ?? Buffer.alloc(family === 4 ? 4 : 16);
   return `${formatIp({ family, bytes })}/${len}`;
@@ -366,7 +365,7 @@ export class Rtnl {
     return (await this.links()).find((l) => l.name === name);
   }
 
-  async addresses(family?: Family): Promise<AddressInfo[]> {
+  async addresses(family?: IpFamily): Promise<AddressInfo[]> {
     const msgs = await this.call('list addresses', (o) => this.sock.getAddresses(family ? { family: afOf(family) } : {}, {}, o));
     const out: AddressInfo[] = [];
     for (const m of msgs) {
@@ -382,7 +381,7 @@ export class Rtnl {
   /** Like `ip route get DST`: the kernel's route decision for a destination; undefined when unreachable. */
   async lookupRoute(dst: string): Promise<RouteLookup | undefined> {
     const bytes = ipToBuffer(dst);
-    const family: Family = bytes.length === 4 ? 4 : 6;
+    const family: IpFamily = bytes.length === 4 ? 4 : 6;
     try {
       const msgs = await this.call(`route get ${dst}`, (o) =>
         this.sock.getRoute({ family: afOf(family), dstLen: familyBits(family) }, { dst: bytes }, o),
@@ -401,7 +400,7 @@ export class Rtnl {
   }
 
   /** Routes of one family in one table (dumps are not filtered by the kernel: filter here). */
-  async routes(family: Family, table: number): Promise<RouteInfo[]> {
+  async routes(family: IpFamily, table: number): Promise<RouteInfo[]> {
     const msgs = await this.call(`list IPv${family} routes`, (o) => this.sock.getRoutes({ family: afOf(family) }, {}, o));
     return msgs.map(toRouteInfo).filter((r): r is RouteInfo => r !== undefined && r.family === family && r.table === table);
   }
@@ -427,7 +426,7 @@ export class Rtnl {
     }
   }
 
-  async rules(family: Family): Promise<RuleInfo[]> {
+  async rules(family: IpFamily): Promise<RuleInfo[]> {
     const msgs = await this.call(`list IPv${family} rules`, (o) => this.sock.getRules({ family: afOf(family) }, {}, o));
     return msgs.map(toRuleInfo).filter((r): r is RuleInfo => r !== undefined && r.family === family);
   }
@@ -442,7 +441,7 @@ export class Rtnl {
    * wildcards, so an "exact" delete of a less specific rule could hit a more specific one; callers
    * that own a priority clear it this way, as `ip rule del priority N` does). ENOENT is not an error.
    */
-  async deleteRuleAtPriority(family: Family, priority: number): Promise<void> {
+  async deleteRuleAtPriority(family: IpFamily, priority: number): Promise<void> {
     try {
       await this.call(`delete IPv${family} rule at priority ${priority}`, (o) => this.sock.delRule({ family: afOf(family) }, { priority }, o));
     } catch (err) {
@@ -451,7 +450,7 @@ export class Rtnl {
   }
 }
 
-function routeMessage(r: { family: Family; table: number; dst: string }): { data: rt.Route; attrs: rt.RouteAttrs } {
+function routeMessage(r: { family: IpFamily; table: number; dst: string }): { data: rt.Route; attrs: rt.RouteAttrs } {
   const data: rt.Route = {
     family: afOf(r.family),
     table: r.table < 256 ? r.table : RT_TABLE_COMPAT,
@@ -488,7 +487,7 @@ export interface NetlinkChange {
   type: string;
   kind: ChangeKind;
   op: 'new' | 'del';
-  family?: Family;
+  family?: IpFamily;
   /** Route/rule table, link/address interface index. */
   table?: number;
   ifindex?: number;

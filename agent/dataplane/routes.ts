@@ -1,13 +1,13 @@
 // Policy routes (table 1000 `default via <internal gw> dev <internal>`): drift against the live table
 // read by a netlink dump, and repair with route replace. Only routes with a desired (family, table,
 // dst) are looked at; other routes in the table, and other tables, are not ours.
-import type { Family } from '../config/types.js';
+import type { IpFamily } from '../lib/ip.js';
 import type { DesiredRoute } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { describeRoute, type LinkInfo, type RouteInfo, type Rtnl } from './netlink.js';
 
 /** Metric the kernel gives a route added without one (`ip route` prints no metric for IPv4). */
-const defaultMetric = (family: Family): number => (family === 4 ? 0 : 1024);
+const defaultMetric = (family: IpFamily): number => (family === 4 ? 0 : 1024);
 
 export interface RoutePlan {
   drift: Drift[];
@@ -19,7 +19,7 @@ export interface RoutePlan {
   blocked: Drift[];
 }
 
-const key = (r: { family: Family; table: number }): string => `${r.family}/${r.table}`;
+const key = (r: { family: IpFamily; table: number }): string => `${r.family}/${r.table}`;
 
 /** Reads every table a desired route lives in, per family. */
 export async function readRoutes(nl: Rtnl, desired: DesiredRoute[]): Promise<Map<string, RouteInfo[]>> {

@@ -2,14 +2,13 @@
 // ours, as in Kube-OVN's script (which deletes whatever sits there): when a priority drifted, every
 // rule at it is deleted and the desired one added. Rules at any other priority are never touched,
 // and a priority without drift is not touched at all (so a no-change pass writes nothing).
-import type { Family } from '../config/types.js';
 import type { DesiredRule } from '../plan/types.js';
-import type { Drift } from '../reconcile/types.js';
+import type { Drift } from './drift.js';
 import { describeRule, type RuleInfo, type Rtnl } from './netlink.js';
-import { normalizeCidr } from '../lib/ip.js';
+import { normalizeCidr, type IpFamily } from '../lib/ip.js';
 
 export interface PriorityReset {
-  family: Family;
+  family: IpFamily;
   priority: number;
   /** How many rules sit at the priority now (each delete removes the first one). */
   present: number;
@@ -21,8 +20,8 @@ export interface RulePlan {
   resets: PriorityReset[];
 }
 
-export async function readRules(nl: Rtnl, desired: DesiredRule[]): Promise<Map<Family, RuleInfo[]>> {
-  const out = new Map<Family, RuleInfo[]>();
+export async function readRules(nl: Rtnl, desired: DesiredRule[]): Promise<Map<IpFamily, RuleInfo[]>> {
+  const out = new Map<IpFamily, RuleInfo[]>();
   for (const family of new Set(desired.map((r) => r.family))) out.set(family, await nl.rules(family));
   return out;
 }
@@ -37,7 +36,7 @@ function matches(live: RuleInfo, want: DesiredRule): boolean {
   );
 }
 
-export function planRules(desired: DesiredRule[], live: Map<Family, RuleInfo[]>): RulePlan {
+export function planRules(desired: DesiredRule[], live: Map<IpFamily, RuleInfo[]>): RulePlan {
   const plan: RulePlan = { drift: [], resets: [] };
   for (const want of desired) {
     const here = (live.get(want.family) ?? []).filter((r) => r.priority === want.priority);

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { AgentStatus } from '../daemon/status.js';
 import type { Logger } from '../lib/log.js';
-import { formatListenAddress, listenHosts, parseListenAddress } from './listen-address.js';
+import { formatListenAddress, listenHosts, parseListenAddress } from '../lib/listen-address.js';
 import { publicStatus } from './public-status.js';
 import type { Metrics } from './metrics.js';
 

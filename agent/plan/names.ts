@@ -1,6 +1,6 @@
 // Names and numbers of the dataplane objects. Table and rule numbers are Kube-OVN's (tools and people
 // grep for them); chain and set names are ours, with VEG-MASQUERADE kept from Kube-OVN's script.
-import type { Family } from '../config/types.js';
+import type { IpFamily } from '../lib/ip.js';
 
 /** Policy routing table holding `default via <internal gateway>`. */
 export const GATEWAY_TABLE = 1000;
@@ -32,7 +32,7 @@ export const CHAIN = {
  */
 export const OWNED_CHAINS: readonly string[] = [CHAIN.prerouting, CHAIN.postrouting, CHAIN.masquerade];
 
-export function noSnatSetName(family: Family): string {
+export function noSnatSetName(family: IpFamily): string {
   return family === 4 ? 'VEG-NOSNAT4' : 'VEG-NOSNAT6';
 }
 

@@ -1,6 +1,6 @@
 // Facts discovered from the kernel and the desired dataplane computed from config + facts.
 // plan/ is pure: (GatewayConfig, Facts) -> DesiredDataplane. dataplane/ applies and reads back.
-import type { Family } from '../config/types.js';
+import type { IpFamily } from '../lib/ip.js';
 
 export interface InterfaceFact {
   name: string;
@@ -11,7 +11,7 @@ export interface InterfaceFact {
 }
 
 export interface FamilyFacts {
-  family: Family;
+  family: IpFamily;
   internal: InterfaceFact;
   external: InterfaceFact;
 }
@@ -37,7 +37,7 @@ export interface DesiredSysctl {
 }
 
 export interface DesiredRoute {
-  family: Family;
+  family: IpFamily;
   table: number;
   /** "default" or a CIDR. */
   dst: string;
@@ -46,7 +46,7 @@ export interface DesiredRoute {
 }
 
 export interface DesiredRule {
-  family: Family;
+  family: IpFamily;
   priority: number;
   iif?: string;
   /** Source CIDR (host prefix for an address). */
@@ -56,7 +56,7 @@ export interface DesiredRule {
 
 export interface DesiredIpset {
   name: string;
-  family: Family;
+  family: IpFamily;
   type: 'hash:net';
   /** Canonical "network/prefix" CIDRs (prefix 1..32 / 1..128: hash:net cannot hold /0). */
   members: string[];
@@ -66,7 +66,7 @@ export interface DesiredIpset {
 
 /** iptables content owned by the agent for one family: owned chains plus one jump per built-in hook. */
 export interface DesiredIptables {
-  family: Family;
+  family: IpFamily;
   /** table -> owned chain name -> rule specs (iptables-save syntax after "-A CHAIN "). */
   chains: Record<string, Record<string, string[]>>;
   /** Jumps from built-in chains into owned chains: table, built-in chain, rule spec. */
@@ -105,11 +105,11 @@ export interface ParsedIptables {
 
 /** One difference between the desired owned iptables content and the live one. */
 export type IptablesDrift =
-  | { kind: 'chain-missing'; family: Family; table: string; chain: string }
-  | { kind: 'rule-missing'; family: Family; table: string; chain: string; rule: string; position: number }
-  | { kind: 'rule-extra'; family: Family; table: string; chain: string; rule: string }
-  | { kind: 'rule-order'; family: Family; table: string; chain: string; expected: string[]; actual: string[] }
-  | { kind: 'hook-missing'; family: Family; table: string; chain: string; rule: string }
-  | { kind: 'hook-duplicate'; family: Family; table: string; chain: string; rule: string; count: number }
+  | { kind: 'chain-missing'; family: IpFamily; table: string; chain: string }
+  | { kind: 'rule-missing'; family: IpFamily; table: string; chain: string; rule: string; position: number }
+  | { kind: 'rule-extra'; family: IpFamily; table: string; chain: string; rule: string }
+  | { kind: 'rule-order'; family: IpFamily; table: string; chain: string; expected: string[]; actual: string[] }
+  | { kind: 'hook-missing'; family: IpFamily; table: string; chain: string; rule: string }
+  | { kind: 'hook-duplicate'; family: IpFamily; table: string; chain: string; rule: string; count: number }
   /** An owned chain that is not desired any more (e.g. left by an older configuration). */
-  | { kind: 'chain-stale'; family: Family; table: string; chain: string };
+  | { kind: 'chain-stale'; family: IpFamily; table: string; chain: string };

@@ -13,7 +13,8 @@ import { applyDataplane, computeDrift, readLive, type LiveDataplane } from '../d
 import { discover } from '../dataplane/discovery.js';
 import { Rtnl, RtnlWatcher, type NetlinkChange } from '../dataplane/netlink.js';
 import { LogThrottle } from '../lib/log.js';
-import type { ApplyResult, DataplaneReconciler, DataplaneStatus, Drift } from './types.js';
+import type { Drift } from '../dataplane/drift.js';
+import type { ApplyResult, DataplaneReconciler, DataplaneStatus } from './types.js';
 import { guard, guardedInterval, guardedTimeout } from '../lib/guard.js';
 
 export interface ReconcilerOptions {

@@ -1,17 +1,7 @@
 // What the dataplane reconciler reports to the daemon, health, metrics and the CLI.
 import type { DesiredDataplane } from '../plan/types.js';
+import type { Drift } from '../dataplane/drift.js';
 import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
-
-/** One difference between the desired and the live dataplane, precise enough for a log line. */
-export interface Drift {
-  kind: 'sysctl' | 'route' | 'rule' | 'ipset' | 'iptables' | 'link';
-  family?: 4 | 6;
-  /** Human-readable identity of the object, e.g. "table 1000 default via 10.16.0.1 dev eth0". */
-  object: string;
-  problem: 'missing' | 'extra' | 'different';
-  expected?: string;
-  actual?: string;
-}
 
 export interface ApplyResult {
   /** When the apply finished (Unix epoch ms). */

@@ -4,7 +4,7 @@
 import type { Logger } from '../lib/log.js';
 import { readSysctl, writeSysctl } from '../dataplane/sysctl.js';
 import { classifyFlow, localAddressSet, type IsLocalAddress } from './classify.js';
-import type { SnatRecordsConfig } from './config.js';
+import type { SnatRecordsConfig } from '../config/snat-records.js';
 import { ConntrackEventProcess } from './conntrack-process.js';
 import {
   decodeRecord, dumpConntrack, formatSnatLines, NetlinkConntrackEvents, RECORD_BYTES, recordId, recordPortKey, recordType,

@@ -9,20 +9,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeS
 import { join } from 'node:path';
 import { listRecordFilesSync, recordFileName } from './record-files.js';
 import { guardedInterval } from '../lib/guard.js';
-
-export interface RotationLimits {
-  /** Rotate before a file would grow beyond this. */
-  maxFileBytes: number;
-  /** Files kept, the one being written included. */
-  maxFiles: number;
-  /** A file is deleted once its first record is this old; files rotate every maxAgeMs / maxFiles. */
-  maxAgeMs: number;
-}
-
-/** Shortest rotation interval (maxAgeMs / maxFiles) accepted. */
-export const MIN_ROTATE_INTERVAL_MS = 1000;
-
-export const DEFAULT_ROTATION: RotationLimits = { maxFileBytes: 16 * 1024 * 1024, maxFiles: 4, maxAgeMs: 24 * 3600 * 1000 };
+import { DEFAULT_ROTATION, MIN_ROTATE_INTERVAL_MS, type RotationLimits } from '../config/snat-records.js';
 
 export interface WriterOptions {
   now?: () => number;

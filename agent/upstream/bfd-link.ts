@@ -7,8 +7,7 @@
 // (AdminDown with one of those two diagnostics) are brought back, so a drain or an operator's
 // AdminDown (diagnostic AdministrativelyDown) is never undone here.
 import type { BfdDiag, BfdSessionState } from '../bfd/types.js';
-import type { Family } from '../config/types.js';
-import { ipFamily } from '../lib/ip.js';
+import { ipFamily, type IpFamily } from '../lib/ip.js';
 import type { UpstreamFamilyStatus } from './policy.js';
 
 export const UPSTREAM_DOWN_DIAG: BfdDiag = 'ConcatenatedPathDown';
@@ -18,15 +17,15 @@ const OUR_DIAGS: readonly BfdDiag[] = [UPSTREAM_DOWN_DIAG, DATAPLANE_DOWN_DIAG];
 
 /** A family's withdrawal verdict; `diag` defaults to UPSTREAM_DOWN_DIAG. */
 export interface WithdrawStatus {
-  family: Family;
+  family: IpFamily;
   withdraw: boolean;
   reasons: readonly Pick<UpstreamFamilyStatus['reasons'][number], 'withdraw' | 'message'>[];
   diag?: BfdDiag;
 }
 
 export type BfdAdminAction =
-  | { op: 'adminDown'; local: string; remote: string; diag: BfdDiag; family: Family; why: string }
-  | { op: 'adminUp'; local: string; remote: string; family: Family; why: string };
+  | { op: 'adminDown'; local: string; remote: string; diag: BfdDiag; family: IpFamily; why: string }
+  | { op: 'adminUp'; local: string; remote: string; family: IpFamily; why: string };
 
 export function upstreamBfdActions(
   status: readonly WithdrawStatus[],

@@ -4,7 +4,7 @@ export {
   DEFAULT_HOLD_DOWN_MS, DEFAULT_NEIGHBOUR_VERIFY_INTERVAL_MS, DEFAULT_PROBE_TIMING, parseProbeFlag, resolveUpstreamOptions,
   UpstreamOptionsError, type ProbeFailureAction, type ProbeTarget, type ProbeTargetInput, type UpstreamFamily,
   type UpstreamOptions, type UpstreamOptionsInput,
-} from './options.js';
+} from '../config/upstream-options.js';
 export type { SignalStatus, UpstreamFamilyStatus, UpstreamReason } from './policy.js';
 export {
   applyUpstreamToBfd, upstreamBfdActions, DATAPLANE_DOWN_DIAG, UPSTREAM_DOWN_DIAG, type BfdAdminAction, type BfdAdminPort, type WithdrawStatus,

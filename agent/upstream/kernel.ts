@@ -5,15 +5,14 @@
 // neighbour states); errors and addresses go through it.
 import { EventEmitter } from 'node:events';
 import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
-import type { Family } from '../config/types.js';
 import { afOf, parseNetlinkError, Rtnl } from '../dataplane/netlink.js';
 import { RtnlMulticast, type MulticastStats } from '../dataplane/rtnl-multicast.js';
-import { addressClass, ipToBuffer, parseIp } from '../lib/ip.js';
+import { addressClass, ipToBuffer, parseIp, type IpFamily } from '../lib/ip.js';
 import type { LinkObservation, NudState } from './signals.js';
 import { guard, guardedTimeout } from '../lib/guard.js';
 
 export interface NeighbourWatch {
-  family: Family;
+  family: IpFamily;
   interface: string;
   gateway: string;
 }
@@ -224,7 +223,7 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
   }
 
   /** The first global address of `family` on the interface (what TCP/HTTP probes bind to). */
-  async sourceAddress(ifname: string, family: Family): Promise<string | undefined> {
+  async sourceAddress(ifname: string, family: IpFamily): Promise<string | undefined> {
     const index = this.indexOf.get(ifname);
     if (!this.rtnl || index === undefined) return undefined;
     const addrs = await this.rtnl.addresses(family);

@@ -3,18 +3,18 @@
 // whenever a family's health, withdraw flag or set of reasons changes. The daemon turns withdraw
 // into BFD AdminDown (see bfd-link.ts) and health into /readyz, /status and metrics.
 import { EventEmitter } from 'node:events';
-import type { Family } from '../config/types.js';
+import type { IpFamily } from '../lib/ip.js';
 import { LogThrottle, type Logger } from '../lib/log.js';
 import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
 import { UpstreamKernel, type NeighbourWatch } from './kernel.js';
-import type { ProbeTarget, UpstreamOptions } from './options.js';
+import type { ProbeTarget, UpstreamOptions } from '../config/upstream-options.js';
 import { UpstreamPolicy, type SignalStatus, type UpstreamFamilyStatus } from './policy.js';
 import { runProbe, type ProbeOutcome } from './probes.js';
 import { linkVerdict, neighbourVerdict, RiseFall } from './signals.js';
 import { guard, guardedInterval, guardedTimeout } from '../lib/guard.js';
 
 export interface ProbeResultEvent {
-  family: Family;
+  family: IpFamily;
   name: string;
   kind: ProbeTarget['kind'];
   ok: boolean;

@@ -5,8 +5,8 @@
 //   withdraw = a withdrawing signal failed, or its hold-down has not passed yet.
 // Link and neighbour failures always withdraw; probe failures withdraw only with
 // probeFailureAction 'withdraw' (otherwise they make the family not ready and are reported).
-import type { Family } from '../config/types.js';
-import type { ProbeFailureAction } from './options.js';
+import type { IpFamily } from '../lib/ip.js';
+import type { ProbeFailureAction } from '../config/upstream-options.js';
 import type { SignalState, Verdict } from './signals.js';
 
 export type SignalKind = 'link' | 'neighbour' | 'probe';
@@ -22,7 +22,7 @@ export interface UpstreamReason {
 }
 
 export interface UpstreamFamilyStatus {
-  family: Family;
+  family: IpFamily;
   healthy: boolean;
   withdraw: boolean;
   reasons: UpstreamReason[];
@@ -31,7 +31,7 @@ export interface UpstreamFamilyStatus {
 }
 
 export interface SignalStatus {
-  family: Family;
+  family: IpFamily;
   signal: SignalKind;
   name: string;
   state: SignalState;
@@ -60,9 +60,9 @@ const reasonsKey = (s: UpstreamFamilyStatus): string =>
   `${s.healthy}|${s.withdraw}|${s.reasons.map((r) => `${r.signal}:${r.name}:${r.state}:${r.withdraw}`).join(',')}`;
 
 export class UpstreamPolicy {
-  private readonly families = new Map<Family, FamilyState>();
+  private readonly families = new Map<IpFamily, FamilyState>();
 
-  constructor(families: readonly Family[], private readonly opts: PolicyOptions, now: number) {
+  constructor(families: readonly IpFamily[], private readonly opts: PolicyOptions, now: number) {
     for (const family of families) {
       this.families.set(family, {
         signals: new Map(), failing: false, withdrawFailing: false,
@@ -76,7 +76,7 @@ export class UpstreamPolicy {
   }
 
   /** Records a signal's verdict. Call evaluate(now) afterwards to get the new status. */
-  update(family: Family, signal: SignalKind, name: string, verdict: Verdict, now: number): void {
+  update(family: IpFamily, signal: SignalKind, name: string, verdict: Verdict, now: number): void {
     const fs = this.families.get(family);
     if (!fs) throw new Error(`upstream policy: IPv${family} is not a monitored family`);
     const key = signalKey(signal, name);
@@ -94,7 +94,7 @@ export class UpstreamPolicy {
   }
 
   /** A signal's previous state (the neighbour verdict depends on it). */
-  signalState(family: Family, signal: SignalKind, name: string): SignalState | undefined {
+  signalState(family: IpFamily, signal: SignalKind, name: string): SignalState | undefined {
     return this.families.get(family)?.signals.get(signalKey(signal, name))?.state;
   }
 

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { execa } from 'execa';
-import type { ProbeTarget } from './options.js';
+import type { ProbeTarget } from '../config/upstream-options.js';
 
 export interface ProbeOutcome {
   ok: boolean;

@@ -11,7 +11,7 @@ import type { BfdSessionSpec } from '../bfd/types.js';
 import { createLogger } from '../lib/log.js';
 import { applyUpstreamToBfd } from './bfd-link.js';
 import { UpstreamMonitor } from './monitor.js';
-import { resolveUpstreamOptions, UpstreamOptionsError, type UpstreamOptionsInput } from './options.js';
+import { resolveUpstreamOptions, UpstreamOptionsError, type UpstreamOptionsInput } from '../config/upstream-options.js';
 
 function fail(message: string): never {
   process.stderr.write(`upstream watch: ${message}\nusage: watch-cli.js [--probes] [--bfd SPECS_JSON] [--log-level L] '<options JSON>'\n`);

@@ -57,9 +57,9 @@ SessionConfig read_spec(const Napi::Object& o, std::string& device) {
   c.local = Args::parse(env, o.Get("local").As<Napi::String>(), "local");
   c.remote = Args::parse(env, o.Get("remote").As<Napi::String>(), "remote");
   c.local_discr = uint_field(o, "localDiscr", 1, 0xffffffffu);
-  c.min_tx_us = uint_field(o, "minTxUs", bfd::kMinIntervalUs, 3600000000u);
-  c.min_rx_us = uint_field(o, "minRxUs", bfd::kMinIntervalUs, 3600000000u);
-  c.mult = uint8_t(uint_field(o, "multiplier", 1, 255));
+  c.min_tx_us = uint_field(o, "minTxUs", bfd::kMinIntervalUs, bfd::kMaxIntervalUs);
+  c.min_rx_us = uint_field(o, "minRxUs", bfd::kMinIntervalUs, bfd::kMaxIntervalUs);
+  c.mult = uint8_t(uint_field(o, "multiplier", 1, bfd::kMaxMultiplier));
   c.min_ttl = uint8_t(uint_field(o, "minTtl", 1, 255));
   c.passive = o.Get("passive").ToBoolean();
   if (!o.Get("ifindex").IsUndefined()) c.ifindex = uint_field(o, "ifindex", 0, 0x7fffffffu);
@@ -348,6 +348,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array bounds = Napi::Array::New(env, bfd::kDetectLatenessBuckets - 1);
   for (size_t k = 0; k + 1 < bfd::kDetectLatenessBuckets; k++) bounds.Set(uint32_t(k), double(bfd::kDetectLatenessBoundsUs[k]));
   exports.Set("detectLatenessBoundsUs", bounds);
+  // The session limits the engine enforces; agent/lib/bfd-limits.ts has the same numbers for
+  // config validation (which must not load the addon) and a unit test compares them.
+  Napi::Object limits = Napi::Object::New(env);
+  limits.Set("minIntervalUs", double(bfd::kMinIntervalUs));
+  limits.Set("maxIntervalUs", double(bfd::kMaxIntervalUs));
+  limits.Set("maxMultiplier", double(bfd::kMaxMultiplier));
+  exports.Set("limits", limits);
   DefineConntrack(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 7));
   return exports;

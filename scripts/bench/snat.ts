@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../agent/lib/log.js';
-import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/snat/config.js';
+import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/config/snat-records.js';
 import { SnatRecorder } from '../../agent/snat/recorder.js';
 import type { SnatStatus } from '../../agent/snat/types.js';
 import { parseConntrackStat, type ConntrackDrops } from '../../agent/observe/conntrack-usage.js';

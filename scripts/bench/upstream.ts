@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { UpstreamOptionsInput } from '../../agent/upstream/options.js';
+import type { UpstreamOptionsInput } from '../../agent/config/upstream-options.js';
 import { NodeChild } from './lib.js';
 import type { UpstreamFamilyStatus } from '../../agent/upstream/policy.js';
 

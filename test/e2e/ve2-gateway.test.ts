@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { FlowLoop, withLab, type EchoProto, type Flow, type LabFamilyInfo, type LabNode } from '../helpers/lab.js';
-import { Agent, AgentHome, LOG_ERROR, ownedState, ROOT, stateDuplicates, type LogLine } from '../helpers/agent.js';
+import { ROOT } from '../helpers/agent-paths.js';
+import { Agent, AgentHome, LOG_ERROR, type LogLine } from '../helpers/agent-process.js';
+import { ownedState, stateDuplicates } from '../helpers/owned-state.js';
 
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 type Fam = 'ipv4' | 'ipv6';

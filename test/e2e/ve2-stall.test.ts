@@ -15,7 +15,8 @@ import t from 'tap';
 import { loadavg } from 'node:os';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { withLab } from '../helpers/lab.js';
-import { Agent, AgentHome, type SessionView } from '../helpers/agent.js';
+import type { SessionView } from '../helpers/agent-clients.js';
+import { Agent, AgentHome } from '../helpers/agent-process.js';
 
 t.setTimeout(120_000);
 t.equal(process.getuid?.(), 0, 'e2e tests run as root (CI does); not skipping');

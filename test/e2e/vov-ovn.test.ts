@@ -7,7 +7,8 @@
 import t from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, AgentHome, LOG_ERROR, type SessionView } from '../helpers/agent.js';
+import type { SessionView } from '../helpers/agent-clients.js';
+import { Agent, AgentHome, LOG_ERROR } from '../helpers/agent-process.js';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import type { LabNode } from '../helpers/lab.js';
 import { captureBfd, withOvnLab, type BfdTimersMs, type OvnBfdEvent } from '../helpers/ovn.js';

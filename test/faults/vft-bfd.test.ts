@@ -6,7 +6,9 @@
 import t from 'tap';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { sendUdp, withLab, type LabNode } from '../helpers/lab.js';
-import { Agent, AgentHome, bfdPacket, type BfdPacketFields, type SessionView } from '../helpers/agent.js';
+import type { SessionView } from '../helpers/agent-clients.js';
+import { Agent, AgentHome } from '../helpers/agent-process.js';
+import { bfdPacket, type BfdPacketFields } from '../helpers/bfd-packet.js';
 
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 

@@ -8,7 +8,8 @@ import { existsSync, lstatSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { withLab, type LabNode } from '../helpers/lab.js';
-import { Agent, AgentHome, LOG_ERROR, type AgentStatus, type HttpResult, type LogLine } from '../helpers/agent.js';
+import type { AgentStatus, HttpResult } from '../helpers/agent-clients.js';
+import { Agent, AgentHome, LOG_ERROR, type LogLine } from '../helpers/agent-process.js';
 
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 

@@ -6,7 +6,8 @@
 import t from 'tap';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { withLab, type LabNode } from '../helpers/lab.js';
-import { Agent, AgentHome, LOG_INFO, LOG_WARN, ownedState, stateDuplicates, type LogLine, type OwnedState } from '../helpers/agent.js';
+import { Agent, AgentHome, LOG_INFO, LOG_WARN, type LogLine } from '../helpers/agent-process.js';
+import { ownedState, stateDuplicates, type OwnedState } from '../helpers/owned-state.js';
 
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 

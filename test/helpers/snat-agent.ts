@@ -6,7 +6,7 @@ import { execa, type ResultPromise } from 'execa';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { SnatRecordsConfig } from '../../agent/snat/config.js';
+import type { SnatRecordsConfig } from '../../agent/config/snat-records.js';
 import type { SnatStatus } from '../../agent/snat/types.js';
 import type { Lab, LabNode, TeardownHost } from './lab.js';
 import { ROOT } from './dataplane.js';

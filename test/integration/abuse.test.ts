@@ -13,7 +13,7 @@ import t from 'tap';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { Agent, AgentHome } from '../helpers/agent.js';
+import { Agent, AgentHome } from '../helpers/agent-process.js';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { withLab } from '../helpers/lab.js';
 

@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../helpers/agent.js';
+import { ROOT } from '../helpers/agent-paths.js';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { withLab } from '../helpers/lab.js';
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, AgentHome } from '../helpers/agent.js';
+import { Agent, AgentHome } from '../helpers/agent-process.js';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { withLab } from '../helpers/lab.js';
 import { EXIT_FATAL } from '../../agent/daemon/fatal.js';

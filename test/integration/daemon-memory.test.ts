@@ -4,7 +4,7 @@
 import t from 'tap';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, AgentHome } from '../helpers/agent.js';
+import { Agent, AgentHome } from '../helpers/agent-process.js';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { withLab } from '../helpers/lab.js';
 

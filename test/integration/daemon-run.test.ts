@@ -6,7 +6,8 @@ import t from 'tap';
 import { execa } from 'execa';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, AgentHome, AGENT_MAIN, ROOT } from '../helpers/agent.js';
+import { AGENT_MAIN, ROOT } from '../helpers/agent-paths.js';
+import { Agent, AgentHome } from '../helpers/agent-process.js';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { withLab, type FrrPeer } from '../helpers/lab.js';
 

@@ -6,7 +6,7 @@ import t from 'tap';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { ensureBuilt } from '../helpers/dataplane.js';
-import { ROOT } from '../helpers/agent.js';
+import { ROOT } from '../helpers/agent-paths.js';
 
 t.setTimeout(120_000);
 t.equal(process.getuid?.(), 0, 'integration tests run as root (CI does); not skipping');

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { request } from '../../agent/control/client.js';
 import type { AgentStatus } from '../../agent/daemon/status.js';
-import { AGENT_BIN } from '../helpers/agent.js';
+import { AGENT_BIN } from '../helpers/agent-paths.js';
 import { ensureBuilt, runInit, type LogLine } from '../helpers/dataplane.js';
 import { withLab } from '../helpers/lab.js';
 import { LogWaiters } from '../helpers/log-waiters.js';

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/snat/config.js';
+import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/config/snat-records.js';
 import { parseRecordLine } from '../../agent/snat/record.js';
 import type { RecordLine, SnatRecord } from '../../agent/snat/types.js';
 import { ensureBuilt, runInit } from '../helpers/dataplane.js';

@@ -4,7 +4,7 @@
 // of 1,000: the ports-in-use gauge climbs step by step, the warning (log and metric threshold)
 // fires at a step before the first failed flow, and every failed flow is counted (insert_failed).
 import t from 'tap';
-import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/snat/config.js';
+import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/config/snat-records.js';
 import { join } from 'node:path';
 import { ensureBuilt, runInit } from '../helpers/dataplane.js';
 import { withLab } from '../helpers/lab.js';

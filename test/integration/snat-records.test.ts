@@ -5,7 +5,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/snat/config.js';
+import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/config/snat-records.js';
 import { SnatRecordStore, type SnatFlow } from '../../agent/snat/lookup.js';
 import { parseRecordLine } from '../../agent/snat/record.js';
 import { ensureBuilt, runInit } from '../helpers/dataplane.js';

@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { BfdSessionSpec } from '../../agent/bfd/types.js';
-import type { UpstreamOptionsInput } from '../../agent/upstream/options.js';
+import type { UpstreamOptionsInput } from '../../agent/config/upstream-options.js';
 import type { UpstreamFamilyStatus } from '../../agent/upstream/policy.js';
 import { Lab } from '../helpers/lab.js';
 

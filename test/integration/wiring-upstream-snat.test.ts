@@ -8,7 +8,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import type { SnatFlow } from '../../agent/snat/lookup.js';
-import { Agent, AgentHome } from '../helpers/agent.js';
+import { Agent, AgentHome } from '../helpers/agent-process.js';
 import { ensureBuilt } from '../helpers/dataplane.js';
 import { withLab, type LabFamilyInfo, type LabNode } from '../helpers/lab.js';
 

@@ -82,6 +82,16 @@ t.test('the detection-lateness histogram bounds of the addon are the ones the me
   t.same(loadAddon().detectLatenessBoundsUs, DETECT_LATENESS_BOUNDS_US);
 });
 
+t.test('the session limits of the addon are the ones config and the control socket check', async (t) => {
+  const { loadAddon } = await import('../../agent/bfd/addon.js');
+  const limits = await import('../../agent/lib/bfd-limits.js');
+  t.same(loadAddon().limits, {
+    minIntervalUs: limits.MIN_INTERVAL_MS * 1000,
+    maxIntervalUs: limits.MAX_INTERVAL_MS * 1000,
+    maxMultiplier: limits.MAX_MULTIPLIER,
+  });
+});
+
 t.test('stats() reports each receive socket: buffer sized for its sessions, queue and kernel drop count', async (t) => {
   const e = new BfdEngine();
   e.start();

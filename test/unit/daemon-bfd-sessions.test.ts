@@ -44,6 +44,7 @@ t.test('status joins engine state, ids and recovery; ids change when a session i
   t.same(s.status().sessions.map((x) => x.id), [2, 3]);
   t.throws(() => s.reset({ id: 99 }), /no BFD session with id 99/);
   t.throws(() => s.adminDown({ local: '10.16.0.99', remote: '10.255.255.255' }), /no BFD session local 10.16.0.99/);
+  t.throws(() => s.reset({ id: 99 }), { code: 'NO_SUCH_SESSION', name: 'NoSuchSessionError' }, 'callers match on the code, not the text');
   t.same(s.select({ local: 'FD00:10:16:0::B', remote: 'FDFF::1' }), ['fd00:10:16::b|fdff::1'], 'addresses are canonicalised');
 });
 

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from '../../agent/control/client.js';
-import { ConfigError, Daemon } from '../../agent/daemon/daemon.js';
+import { Daemon, StartupInputError } from '../../agent/daemon/daemon.js';
 import type { AgentStatus } from '../../agent/daemon/status.js';
 import { callbackFailures, setCallbackLogger } from '../../agent/lib/guard.js';
 import { FakePorts, memoryLogger, testConfig } from '../helpers/daemon-fakes.js';
@@ -56,11 +56,11 @@ t.test('readiness names every reason; liveness never depends on peers or the dat
   t.same(daemon.status().ready.reasons[0], 'not live');
 });
 
-t.test('invalid configuration: ConfigError naming every input, nothing started', async (t) => {
+t.test('invalid configuration: StartupInputError naming every input, nothing started', async (t) => {
   const { daemon, ports } = setup(t);
   ports.result = { ok: false, errors: ['env BFD_MULTI="0": must be 1..255', 'env POD_IPS="x": not an IP'] };
   const err = await daemon.start().catch((e: unknown) => e);
-  t.ok(err instanceof ConfigError);
+  t.ok(err instanceof StartupInputError);
   t.match((err as Error).message, /BFD_MULTI="0"[\s\S]*POD_IPS="x"/);
   t.equal(ports.reconciler, null, 'no dataplane touched');
   t.equal(ports.engine, null, 'no BFD started');
@@ -179,7 +179,7 @@ t.test('a stale socket file from a dead process is replaced', async (t) => {
   t.same(await request(path, 'live'), { ok: true, reasons: [] });
 });
 
-t.test('discovery errors at the first apply are bad input (ConfigError, exit 2), named like config errors', async (t) => {
+t.test('discovery errors at the first apply are bad input (StartupInputError, exit 2), named like config errors', async (t) => {
   const { daemon, ports } = setup(t);
   const { InputError } = await import('../../agent/config/errors.js');
   const create = ports.createReconciler.bind(ports);
@@ -191,7 +191,7 @@ t.test('discovery errors at the first apply are bad input (ConfigError, exit 2),
     return r;
   };
   const err = await daemon.start().catch((e: unknown) => e);
-  t.ok(err instanceof ConfigError);
+  t.ok(err instanceof StartupInputError);
   t.match((err as Error).message, 'env INTERNAL_GATEWAY_IPV4="10.99.0.1": not reachable from any interface');
   t.equal(ports.engine, null, 'BFD not started');
 });

@@ -11,7 +11,7 @@ import type { GatewayConfig, UpstreamConfig } from '../../agent/config/types.js'
 import { Daemon } from '../../agent/daemon/daemon.js';
 import type { SnatRecorderPort, UpstreamMonitorPort } from '../../agent/daemon/ports.js';
 import type { MulticastStats } from '../../agent/dataplane/rtnl-multicast.js';
-import type { SnatRecordsConfig } from '../../agent/snat/config.js';
+import type { SnatRecordsConfig } from '../../agent/config/snat-records.js';
 import type { SnatStatus } from '../../agent/snat/types.js';
 import type { ProbeResultEvent, SignalStatus, UpstreamFamilyStatus, UpstreamOptions } from '../../agent/upstream/index.js';
 import { FakeEngine, FakePorts, memoryLogger, testConfig, type Call } from '../helpers/daemon-fakes.js';

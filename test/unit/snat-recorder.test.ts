@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from '
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../agent/lib/log.js';
-import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/snat/config.js';
+import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../../agent/config/snat-records.js';
 import { parseRecordLine } from '../../agent/snat/record.js';
 import { SnatRecorder, type SnatRecorderDeps } from '../../agent/snat/recorder.js';
 import { parseConntrackXmlLine } from '../../agent/snat/conntrack-xml.js';

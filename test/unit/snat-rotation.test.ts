@@ -2,7 +2,8 @@ import t, { type Test } from 'tap';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listRecordFiles, recordFileCreatedMs, recordFileName } from '../../agent/snat/record-files.js';
-import { RotatingRecordWriter, type RotationLimits } from '../../agent/snat/rotating-writer.js';
+import { RotatingRecordWriter } from '../../agent/snat/rotating-writer.js';
+import type { RotationLimits } from '../../agent/config/snat-records.js';
 
 
 const T0 = Date.parse('2026-11-26T00:00:00.000Z');

@@ -1,6 +1,6 @@
 // Upstream monitor options: defaults, validation errors that name the key, the probe flag syntax.
 import t from 'tap';
-import { parseProbeFlag, resolveUpstreamOptions, UpstreamOptionsError, type UpstreamFamily } from '../../agent/upstream/options.js';
+import { parseProbeFlag, resolveUpstreamOptions, UpstreamOptionsError, type UpstreamFamily } from '../../agent/config/upstream-options.js';
 
 const families: UpstreamFamily[] = [
   { family: 4, interface: 'net1', gateway: '172.17.0.1' },

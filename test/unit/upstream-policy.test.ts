@@ -3,7 +3,7 @@
 import t from 'tap';
 import { UpstreamPolicy, type UpstreamFamilyStatus } from '../../agent/upstream/policy.js';
 import type { Verdict } from '../../agent/upstream/signals.js';
-import type { ProbeFailureAction } from '../../agent/upstream/options.js';
+import type { ProbeFailureAction } from '../../agent/config/upstream-options.js';
 
 const OK: Verdict = { state: 'ok', detail: 'fine' };
 const FAILED = (detail = 'broken'): Verdict => ({ state: 'failed', detail });

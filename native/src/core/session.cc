@@ -9,7 +9,7 @@ const char* session_config_error(const SessionConfig& c) {
   if (c.remote.family != c.local.family) return "local and remote addresses are of different families";
   if (c.local_discr == 0) return "local discriminator must be non-zero";
   if (c.min_tx_us < kMinIntervalUs || c.min_rx_us < kMinIntervalUs) return "intervals must be at least 1 ms";
-  if (c.min_tx_us > 3600000000u || c.min_rx_us > 3600000000u) return "intervals must be at most 3600 s";
+  if (c.min_tx_us > kMaxIntervalUs || c.min_rx_us > kMaxIntervalUs) return "intervals must be at most 3600 s";
   if (c.mult == 0) return "detect multiplier must be 1..255";
   if (c.min_ttl == 0) return "minimum TTL must be 1..255";
   return auth_config_error(c.auth);

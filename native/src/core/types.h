@@ -11,6 +11,8 @@ using Micros = int64_t;
 constexpr Micros kNever = INT64_MAX;
 constexpr uint32_t kSlowTxUs = 1000000;  // RFC 5880 §6.8.3: DesiredMinTx while not Up
 constexpr uint32_t kMinIntervalUs = 1000;  // never advertise sub-millisecond intervals (OVN truncates to ms)
+constexpr uint32_t kMaxIntervalUs = 3600000000u;  // 1 h: the CRD bound of spec.bfd.minRX/minTX
+constexpr uint32_t kMaxMultiplier = 255;  // Detect Mult is one byte on the wire (RFC 5880 §4.1)
 
 enum class State : uint8_t { AdminDown = 0, Down = 1, Init = 2, Up = 3 };
 

@@ -1,6 +1,20 @@
 // Settings of the SNAT mapping records. The defaults bound the disk use to 4 x 16 MiB = 64 MiB,
-// far below a Pod's ephemeral-storage budget, and keep no record longer than 24 h.
-import { DEFAULT_ROTATION, type RotationLimits } from './rotating-writer.js';
+// far below a Pod's ephemeral-storage budget, and keep no record longer than 24 h. Here, below
+// agent/snat, because config validation checks the same limits the record writer enforces.
+
+export interface RotationLimits {
+  /** Rotate before a file would grow beyond this. */
+  maxFileBytes: number;
+  /** Files kept, the one being written included. */
+  maxFiles: number;
+  /** A file is deleted once its first record is this old; files rotate every maxAgeMs / maxFiles. */
+  maxAgeMs: number;
+}
+
+/** Shortest rotation interval (maxAgeMs / maxFiles) accepted. */
+export const MIN_ROTATE_INTERVAL_MS = 1000;
+
+export const DEFAULT_ROTATION: RotationLimits = { maxFileBytes: 16 * 1024 * 1024, maxFiles: 4, maxAgeMs: 24 * 3600 * 1000 };
 
 export interface SnatRecordsConfig extends RotationLimits {
   enabled: boolean;
