@@ -11,7 +11,7 @@ import { createLogger } from '../../agent/lib/log.js';
 import { parseIp } from '../../agent/lib/ip.js';
 import type { ConntrackBatchCallback } from '../../agent/bfd/addon.js';
 import { classifyFlow } from '../../agent/snat/classify.js';
-import { DEFAULT_SNAT_RECORDS } from '../../agent/snat/config.js';
+import { DEFAULT_SNAT_RECORDS } from '../../agent/config/snat-records.js';
 import { parseConntrackXmlLine } from '../../agent/snat/conntrack-xml.js';
 import { decodeRecord, formatSnatLines, RECORD_BYTES } from '../../agent/snat/ct-netlink.js';
 import { formatRecord, parseRecordLine, toRecord } from '../../agent/snat/record.js';
