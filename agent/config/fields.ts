@@ -2,7 +2,7 @@
 // -> typed, canonical value, or a reason. Each reports every problem it finds, with the offending
 // entry, so one run shows all mistakes.
 import { addressClass, formatCidr, formatIp, hasHostBits, networkOf, parseCidr, parseIp, type IpFamily } from '../lib/ip.js';
-import { parseListenAddress } from '../health/listen-address.js';
+import { parseListenAddress } from '../lib/listen-address.js';
 import { parseProbeFlag, UpstreamOptionsError, type ProbeTargetInput } from '../upstream/options.js';
 
 /** Reports one problem; `value` is the offending part when it is narrower than the whole input. */

@@ -11,8 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { LogWaiters } from './log-waiters.js';
 import { execa } from 'execa';
 import type { BfdSessionDetail } from '../../agent/bfd/types.js';
-import type { SessionView as DaemonSessionView } from '../../agent/daemon/bfd-sessions.js';
-import type { AgentStatus, Verdict } from '../../agent/daemon/status.js';
+import type { AgentStatus, SessionView as DaemonSessionView, Verdict } from '../../agent/status/types.js';
 import type { Lab, LabNode, TeardownHost } from './lab.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));

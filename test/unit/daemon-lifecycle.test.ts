@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from '../../agent/control/client.js';
 import { ConfigError, Daemon } from '../../agent/daemon/daemon.js';
-import type { AgentStatus } from '../../agent/daemon/status.js';
+import type { AgentStatus } from '../../agent/status/types.js';
 import { callbackFailures, setCallbackLogger } from '../../agent/lib/guard.js';
 import { FakePorts, memoryLogger, testConfig } from '../helpers/daemon-fakes.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatListenAddress, listenHosts, parseListenAddress } from '../../agent/health/listen-address.js';
+import { formatListenAddress, listenHosts, parseListenAddress } from '../../agent/lib/listen-address.js';
 
 t.test('accepted forms (Go net.Listen style, as BFDD_METRICS_ADDRESS)', async (t) => {
   t.same(parseListenAddress(':10669'), { host: undefined, port: 10669 });
