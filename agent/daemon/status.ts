@@ -1,7 +1,7 @@
 // The agent's status verdicts (live, ready) and the config summary it shows, derived from the
 // status value whose vocabulary lives in agent/status/types.ts.
 import type { GatewayConfig } from '../config/types.js';
-import type { AgentStatus, Verdict } from '../status/types.js';
+import type { AgentStatus, ControlEndpoint, Verdict } from '../status/types.js';
 
 /** Above this event-loop delay the process is not considered responsive (kubelet restarts it). */
 export const MAX_RESPONSIVE_LAG_MS = 10_000;
@@ -62,4 +62,30 @@ export function configSummary(c: GatewayConfig): NonNullable<AgentStatus['config
       minRxMs: c.bfd.minRxMs, multiplier: c.bfd.multiplier, passive: c.bfd.passive,
     },
   };
+}
+
+/** What the daemon knows right now, from which the status value is built. */
+export interface StatusInputs extends Omit<AgentStatus, 'live' | 'ready' | 'config' | 'counters' | 'control'> {
+  config: GatewayConfig | null;
+  control: (ControlEndpoint & { stats: { requests: number; failures: number; lastError: string } })[];
+  reloads: number;
+  reloadFailures: number;
+}
+
+export function buildStatus(s: StatusInputs): AgentStatus {
+  const { reloads, reloadFailures, ...rest } = s;
+  const stats = s.control.map((c) => c.stats);
+  return withVerdicts({
+    ...rest,
+    config: s.config && configSummary(s.config),
+    control: s.control.map((c) => ({ path: c.path, serving: c.serving })),
+    counters: {
+      reloads,
+      reloadFailures,
+      controlRequests: stats.reduce((n, c) => n + c.requests, 0),
+      controlFailures: stats.reduce((n, c) => n + c.failures, 0),
+      lastControlError: stats.map((c) => c.lastError).filter(Boolean).pop() ?? '',
+      recoveryActions: (s.bfd?.recoveryActions ?? []).reduce((n, r) => n + r.count, 0),
+    },
+  });
 }
