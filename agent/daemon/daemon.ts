@@ -30,6 +30,7 @@ import { guard } from '../lib/guard.js';
 import { bfddBackend } from './bfdd-backend.js';
 import { Lifecycle } from './lifecycle.js';
 import { OptionalSubsystem } from './optional.js';
+import { planReload } from './reload-plan.js';
 import { realClock, realServers } from './real-ports.js';
 import { BfdWithdrawal } from './bfd-withdrawal.js';
 import { DataplaneGate } from './dataplane-gate.js';
@@ -58,10 +59,6 @@ export interface DaemonOptions {
 
 const CHECK_INTERVAL_MS = 5000;
 const DEFAULT_DATAPLANE_WITHDRAW_AFTER_MS = 10_000;
-
-/** Fields whose change needs a new reconciler (the dataplane plan depends on them). */
-const dataplaneKey = (c: GatewayConfig) =>
-  JSON.stringify([c.families, c.internalInterface, c.externalInterface, c.reconcileIntervalMs]);
 
 export class Daemon implements AgentControl {
   private phase: AgentPhase = 'starting';
@@ -332,14 +329,12 @@ export class Daemon implements AgentControl {
     }
     const old = this.config!;
     const next = r.config;
+    const plan = planReload(old, next);
     const changes: string[] = [];
-    const errors: string[] = [];
-    if (next.logLevel !== old.logLevel) {
-      this.log.level = next.logLevel;
-      changes.push(`log level ${old.logLevel} -> ${next.logLevel}`);
-    }
-    for (const [what, a, b] of [['health listen address', old.healthListen, next.healthListen], ['control socket', old.controlSocket, next.controlSocket], ['compat socket', old.compatSocket, next.compatSocket]] as const) {
-      if (a !== b) errors.push(`${what} change ${a} -> ${b} takes effect after a restart`);
+    const errors: string[] = [...plan.restartNeeded];
+    if (plan.logLevel) {
+      this.log.level = plan.logLevel.level;
+      changes.push(plan.logLevel.change);
     }
     try {
       if (next.bfd.enabled || this.sessions) {
@@ -366,10 +361,9 @@ export class Daemon implements AgentControl {
       if (this.reconciler && !next.families.length) {
         errors.push('the new configuration has no address family: the running dataplane is kept; restart to drop it');
       } else if (this.reconciler) {
-        const changed = dataplaneKey(old) !== dataplaneKey(next);
         const r = await this.reconciler.reload(next);
         if (r.error) errors.push(`dataplane: ${r.error}`);
-        changes.push(changed ? 'dataplane configuration changed: re-planned and applied' : 'dataplane re-applied');
+        changes.push(plan.dataplaneChanged ? 'dataplane configuration changed: re-planned and applied' : 'dataplane re-applied');
       } else if (next.families.length) {
         const reconciler = await this.opts.ports.createReconciler(next, this.log);
         if (reconciler) {
@@ -386,8 +380,9 @@ export class Daemon implements AgentControl {
     } catch (err) {
       errors.push((err as Error).message);
     }
-    this.config = { ...next, healthListen: old.healthListen, controlSocket: old.controlSocket, compatSocket: old.compatSocket };
-    this.lastReload = { at: this.clock.now(), ok: !errors.some((e) => !e.includes('after a restart')), errors, changes };
+    this.config = plan.effective;
+    // Settings that need a restart are reported, but the reload applied everything else.
+    this.lastReload = { at: this.clock.now(), ok: errors.length === plan.restartNeeded.length, errors, changes };
     if (!this.lastReload.ok) this.reloadFailures++;
     this.log.info({ changes, errors, durationMs: +(performance.now() - t0).toFixed(2) }, 'reloaded configuration');
     return this.lastReload;
