@@ -5,12 +5,10 @@
 // (SIGHUP or the control command) re-reads the config and applies differences live; drain (SIGTERM)
 // stops the upstream monitor, takes BFD AdminDown at once and keeps forwarding, then unwinds. The
 // dataplane is never removed on exit.
-import type { BfdDiag, BfdRxSocket, BfdStateEvent } from '../bfd/types.js';
-import { bfddControl } from '../compat/bfdd-control.js';
-import { probeReply } from '../compat/supervisor-status.js';
+import type { BfdStateEvent } from '../bfd/types.js';
 import { formatConfigErrors, InputError } from '../config/errors.js';
 import type { GatewayConfig } from '../config/types.js';
-import { createControlHandler, type AgentControl, type DataplaneView } from '../control/commands.js';
+import { createControlHandler } from '../control/commands.js';
 import { prepareSocketPath } from '../control/socket-file.js';
 import type { Metrics } from '../health/metrics.js';
 import type { Logger } from '../lib/log.js';
@@ -23,11 +21,11 @@ import { readProcessMemory } from './memory.js';
 import type { BfdEnginePort, Clock, ControlServerPort, DaemonPorts, HealthServerPort, ReconcilerPort, ServerPorts, SnatRecorderPort } from './ports.js';
 import { planSnatRecords } from './snat-records.js';
 import { buildStatus } from './status.js';
-import type { AgentPhase, AgentStatus, ReloadRecord, SessionSelector, SessionView, SnatRecordsView, StartupRelease, UpstreamView } from '../status/types.js';
+import type { AgentPhase, AgentStatus, ReloadRecord, SnatRecordsView, StartupRelease, UpstreamView } from '../status/types.js';
 import type { SnatRecordsConfig } from '../snat/config.js';
 import { planUpstream, UpstreamHealth } from './upstream-health.js';
 import { guard } from '../lib/guard.js';
-import { bfddBackend } from './bfdd-backend.js';
+import { ControlFacade, refusedWhileDraining } from './control-facade.js';
 import { Lifecycle } from './lifecycle.js';
 import { OptionalSubsystem } from './optional.js';
 import { planReload } from './reload-plan.js';
@@ -60,7 +58,9 @@ export interface DaemonOptions {
 const CHECK_INTERVAL_MS = 5000;
 const DEFAULT_DATAPLANE_WITHDRAW_AFTER_MS = 10_000;
 
-export class Daemon implements AgentControl {
+export class Daemon {
+  /** What the control sockets serve (status, reload, BFD and dataplane commands, bfdd-control). */
+  readonly commands: ControlFacade;
   private phase: AgentPhase = 'starting';
   private readonly startedAt: number;
   private config: GatewayConfig | null = null;
@@ -82,7 +82,6 @@ export class Daemon implements AgentControl {
   private lastReload: ReloadRecord | null = null;
   private reloads = 0;
   private reloadFailures = 0;
-  private logCommands = true;
   private reloading: Promise<ReloadRecord> | null = null;
   private draining: Promise<void> | null = null;
   private readonly lifecycle: Lifecycle;
@@ -121,6 +120,17 @@ export class Daemon implements AgentControl {
         return `failed to start: ${err.message}`;
       },
     }, this.log);
+    this.commands = new ControlFacade({
+      version: opts.version,
+      log: this.log,
+      onStopRequest: opts.onStopRequest,
+      phase: () => this.phase,
+      status: () => this.status(),
+      reload: () => this.reload(),
+      sessions: () => this.sessions,
+      reconciler: () => this.reconciler,
+      applyStats: () => this.applyStats,
+    });
     this.lifecycle = this.hooks();
   }
 
@@ -275,7 +285,7 @@ export class Daemon implements AgentControl {
   }
 
   private async serve(config: GatewayConfig): Promise<void> {
-    const handler = createControlHandler(this, { debugCommands: config.debugCommands === true });
+    const handler = createControlHandler(this.commands, { debugCommands: config.debugCommands === true });
     const main = this.servers.control(config.controlSocket, handler, this.log);
     await main.start();
     this.control.push(main);
@@ -309,7 +319,7 @@ export class Daemon implements AgentControl {
   }
 
   reload(): Promise<ReloadRecord> {
-    const refused = this.refuseWhileDraining('reload');
+    const refused = refusedWhileDraining(this.phase, 'reload');
     if (refused) return Promise.reject(refused);
     this.reloading ??= this.doReload().finally(() => {
       this.reloading = null;
@@ -424,89 +434,7 @@ export class Daemon implements AgentControl {
     });
   }
 
-  // ---- control -------------------------------------------------------------------------------
-
-  bfdSessions(): SessionView[] {
-    return this.sessions?.status().sessions ?? [];
-  }
-
-  bfdRxSockets(): BfdRxSocket[] {
-    return this.sessions?.status().rxSockets ?? [];
-  }
-
-  async dataplane(): Promise<DataplaneView> {
-    const r = this.reconciler;
-    return { managed: r !== null, status: r?.status() ?? null, inspection: r ? await r.inspect() : null, applies: this.applyStats };
-  }
-
-  async reconcile(): Promise<ApplyResult> {
-    this.mutating('reconcile');
-    if (!this.reconciler) throw new Error('this agent manages no dataplane (no address family has both gateways configured)');
-    return this.reconciler.applyOnce('manual');
-  }
-
-  adminDown(sel: SessionSelector, diag?: BfdDiag): string[] {
-    this.mutating('admin down');
-    return this.bfd().adminDown(sel, diag);
-  }
-
-  adminUp(sel: SessionSelector): string[] {
-    this.mutating('admin up');
-    return this.bfd().adminUp(sel);
-  }
-
-  setTimers(sel: SessionSelector, timers: { minTxMs?: number; minRxMs?: number; multiplier?: number }): string[] {
-    this.mutating('set timers');
-    return this.bfd().setTimers(sel, timers);
-  }
-
-  setLogLevel(level: string): { previous: string; level: string } {
-    const previous = this.log.level;
-    this.log.level = level;
-    this.log.info({ previous, level }, 'log level changed');
-    return { previous, level };
-  }
-
-  bfddControl(args: string[]): ReturnType<typeof bfddControl> {
-    const reply = bfddControl(args, bfddBackend({
-      sessions: () => this.sessions,
-      // Every operation that changes something is refused during the drain; status and version answer.
-      bfd: () => {
-        this.mutating('bfdd-control');
-        return this.bfd();
-      },
-      logCommands: { get: () => this.logCommands, set: (enable) => void (this.logCommands = enable) },
-      onStopRequest: this.opts.onStopRequest,
-      version: this.opts.version,
-    }));
-    const fields = { args, exitCode: reply.exitCode };
-    if (this.logCommands) this.log.info(fields, 'bfdd-control command');
-    else this.log.debug(fields, 'bfdd-control command');
-    return reply;
-  }
-
-  probeLine(request: string): string {
-    return probeReply(request, this.status());
-  }
-
   // ---- internals -----------------------------------------------------------------------------
-
-  /** Null, or the error for a command that would change something during the drain (it could
-   * bring sessions back Up after the drain took them AdminDown). */
-  private refuseWhileDraining(what: string): Error | null {
-    if (this.phase !== 'draining' && this.phase !== 'stopped') return null;
-    return new Error(`${what} refused: the agent is draining for shutdown (${this.phase}); nothing is changed any more`);
-  }
-
-  private mutating(what: string): void {
-    const refused = this.refuseWhileDraining(what);
-    if (refused) throw refused;
-  }
-
-  private bfd(): BfdSessions {
-    if (!this.sessions) throw new Error('BFD is disabled in this agent\'s configuration');
-    return this.sessions;
-  }
 
   private async startBfd(config: GatewayConfig): Promise<void> {
     const engine = await this.opts.ports.createEngine(config, this.log);

@@ -194,13 +194,13 @@ t.test('daemon on a virtual clock: a dataplane broken past the bound takes BFD d
   const downs = () => ports.engine!.calls.filter((c) => c[0] === 'adminDown').length;
   t.equal(downs(), 0);
   ports.reconciler!.verified = false;
-  await daemon.reconcile();
+  await daemon.commands.reconcile();
   await clock.advance(9_999);
   t.equal(downs(), 0, 'a breakage inside the bound does not flap BFD');
   await clock.advance(2);
   t.equal(downs(), 1, 'AdminDown once it stayed broken past the bound');
   t.equal(daemon.status().bfd!.sessions[0]!.state, 'AdminDown');
   ports.reconciler!.verified = true;
-  await daemon.reconcile();
+  await daemon.commands.reconcile();
   t.same(ports.engine!.calls.filter((c) => c[0] === 'adminUp'), [['adminUp', key]], 'verified again: back at once');
 });

@@ -148,7 +148,7 @@ t.test('BFD-only agent (Kube-OVN bfdd container): no dataplane, ready = sessions
   await daemon.start();
   t.equal(ports.reconciler, null);
   t.equal(daemon.status().dataplane, null);
-  await t.rejects(daemon.reconcile(), /manages no dataplane/);
+  await t.rejects(daemon.commands.reconcile(), /manages no dataplane/);
   ports.engine!.setState('10.16.0.11|10.255.255.255', 'Up');
   t.ok(daemon.status().ready.ok);
 });
@@ -277,15 +277,15 @@ t.test('while draining, mutating commands are refused with a clear error; reads 
   const sel = { local: '10.16.0.11', remote: '10.255.255.255' };
   const refused = /the agent is draining for shutdown/;
   await t.rejects(daemon.reload(), refused, 'reload');
-  await t.rejects(daemon.reconcile(), refused, 'reconcile');
-  t.throws(() => daemon.adminUp(sel), refused, 'admin up');
-  t.throws(() => daemon.setTimers(sel, { multiplier: 5 }), refused, 'timers');
+  await t.rejects(daemon.commands.reconcile(), refused, 'reconcile');
+  t.throws(() => daemon.commands.adminUp(sel), refused, 'admin up');
+  t.throws(() => daemon.commands.setTimers(sel, { multiplier: 5 }), refused, 'timers');
   for (const args of [['session', 'all', 'reset'], ['session', 'all', 'state', 'up'], ['allow', '10.255.255.255'], ['session', 'new', 'set', 'multi', '4']]) {
-    const r = daemon.bfddControl(args);
+    const r = daemon.commands.bfddControl(args);
     t.not(r.exitCode, 0, `bfdd-control ${args.join(' ')} refused`);
     t.match(r.text, refused);
   }
-  t.equal(daemon.bfddControl(['status']).exitCode, 0, 'bfdd-control status still answers');
+  t.equal(daemon.commands.bfddControl(['status']).exitCode, 0, 'bfdd-control status still answers');
   t.equal(daemon.status().phase, 'draining');
   await drained;
   t.notOk(ports.engine!.calls.some((c) => c[0] === 'adminUp'), 'no session was brought back Up');
@@ -310,13 +310,13 @@ t.test('BFD held AdminDown (Forwarding Plane Reset) while the dataplane is not v
 
   // Repaired: verified -> back.
   ports.reconciler!.verified = true;
-  await daemon.reconcile();
+  await daemon.commands.reconcile();
   t.same(ports.engine!.calls.filter((c) => c[0] === 'adminUp'), [['adminUp', key]]);
   ports.engine!.setState(key, 'Up');
 
   // Broken again: inside the bound nothing happens; past it, AdminDown again.
   ports.reconciler!.verified = false;
-  await daemon.reconcile();
+  await daemon.commands.reconcile();
   t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminDown').length, 1, 'a breakage inside the bound does not flap BFD');
   await new Promise((r) => setTimeout(r, 400));
   t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminDown').length, 2, 'AdminDown again once it stayed broken past the bound');
@@ -324,10 +324,10 @@ t.test('BFD held AdminDown (Forwarding Plane Reset) while the dataplane is not v
 
   // An operator's AdminDown is never undone by the gate.
   ports.reconciler!.verified = true;
-  await daemon.reconcile();
+  await daemon.commands.reconcile();
   ports.engine!.setState(key, 'Up');
-  daemon.adminDown({ all: true });
-  await daemon.reconcile();
+  daemon.commands.adminDown({ all: true });
+  await daemon.commands.reconcile();
   t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminUp').length, 2, 'only the two gate releases');
 });
 
