@@ -73,6 +73,7 @@ export class Daemon {
   private readonly withdrawal: BfdWithdrawal;
   private gate: DataplaneGate | null = null;
   private cancelGateTimer: (() => void) | null = null;
+  private cancelTimers: (() => void)[] = [];
   private readonly applyStats = emptyApplyStats();
   private readonly eventLoop = new EventLoopMonitor();
   private health: HealthServerPort | null = null;
@@ -302,8 +303,6 @@ export class Daemon {
     }
     this.log.info({ health: this.health!.addresses(), sockets: this.control.map((c) => c.path) }, 'serving health and control');
   }
-
-  private cancelTimers: (() => void)[] = [];
 
   private startTimers(config: GatewayConfig): void {
     this.cancelTimers.push(this.clock.every('daemon: periodic check', this.opts.checkIntervalMs ?? CHECK_INTERVAL_MS, () => this.periodicCheck()));
