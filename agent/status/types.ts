@@ -4,8 +4,8 @@
 // builds the value, and the surfaces that serve it both import, so neither reaches back into the other.
 import type { BfdRxSocket, BfdSessionState, BfdState, BfdStateEvent } from '../bfd/types.js';
 import type { HandoffUse } from '../config/handoff.js';
-import type { Family } from '../config/types.js';
 import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
+import type { IpFamily } from '../lib/ip.js';
 import type { ApplyResult, DataplaneStatus } from '../reconcile/types.js';
 import type { SnatStatus } from '../snat/types.js';
 import type { ProbeResultEvent, SignalStatus, UpstreamFamilyStatus } from '../upstream/index.js';
@@ -188,7 +188,7 @@ export interface SnatRecordsView {
 
 /** Per probe target, since the monitor started. */
 export interface ProbeCounters {
-  family: Family;
+  family: IpFamily;
   name: string;
   kind: ProbeResultEvent['kind'];
   ok: number;
