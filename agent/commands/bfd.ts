@@ -1,7 +1,7 @@
 // `egress-agent bfd`: the BFD sessions the engine runs, with state, timers and counters.
 import type { GlobalOptions } from '../lib/program.js';
 import { ago, callAgent, EXIT_FAILED, EXIT_OK, printJson, renderTable } from '../control/cli-support.js';
-import type { SessionView } from '../daemon/bfd-sessions.js';
+import type { SessionView } from '../status/types.js';
 
 export function formatSessions(sessions: SessionView[], now = Date.now()): string {
   if (!sessions.length) return 'no BFD sessions\n';

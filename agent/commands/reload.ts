@@ -1,7 +1,7 @@
 // `egress-agent reload`: re-read the configuration (as SIGHUP does); exit 1 if it was rejected.
 import type { GlobalOptions } from '../lib/program.js';
 import { callAgent, EXIT_FAILED, EXIT_OK, printJson } from '../control/cli-support.js';
-import type { ReloadRecord } from '../daemon/status.js';
+import type { ReloadRecord } from '../status/types.js';
 
 export default async function reload(_args: string[], opts: { json?: boolean }, global: GlobalOptions): Promise<number> {
   const r = await callAgent<ReloadRecord>(global.socket, 'reload', {}, 30_000);

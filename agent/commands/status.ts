@@ -1,7 +1,7 @@
-// `egress-agent status`: the agent's status (one struct, see agent/daemon/status.ts).
+// `egress-agent status`: the agent's status (one struct, see agent/status/types.ts).
 import type { GlobalOptions } from '../lib/program.js';
 import { ago, callAgent, EXIT_FAILED, EXIT_OK, printJson, renderTable } from '../control/cli-support.js';
-import type { AgentStatus } from '../daemon/status.js';
+import type { AgentStatus } from '../status/types.js';
 
 const yes = (b: boolean) => (b ? 'yes' : 'no');
 

@@ -1,6 +1,6 @@
 // Kube-OVN G3 supervisor surface (pkg/bfddsupervisor): the status JSON with Go's field names and
 // encodings, and the reply to its one-line socket protocol (`live`, `ready`, `status`).
-import type { AgentStatus } from '../daemon/status.js';
+import type { AgentStatus } from '../status/types.js';
 
 /** Go's encoding/json form of time.Time: RFC 3339 with trailing fraction zeros trimmed; zero time for null. */
 export function goTime(epochMs: number | null): string {

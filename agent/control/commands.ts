@@ -4,12 +4,10 @@ import { isIP } from 'node:net';
 import type { BfdDiag, BfdRxSocket } from '../bfd/types.js';
 import type { BfddReply } from '../compat/bfdd-control.js';
 import { DIAG_NAMES } from '../compat/bfdd-control.js';
-import type { SessionSelector, SessionView } from '../daemon/bfd-sessions.js';
-import type { AgentStatus, ReloadRecord, Verdict } from '../daemon/status.js';
+import type { AgentStatus, ApplyStats, ReloadRecord, SessionSelector, SessionView, Verdict } from '../status/types.js';
 import { MAX_INTERVAL_MS, MAX_MULTIPLIER } from '../lib/bfd-limits.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import type { ApplyResult, DataplaneStatus } from '../reconcile/types.js';
-import type { ApplyStats } from '../daemon/apply-stats.js';
 import type { Request } from './protocol.js';
 import type { ControlHandler } from './server.js';
 

@@ -1,19 +1,7 @@
 // Running totals of dataplane applies (durations as a cumulative histogram, drift by kind), kept
 // by the daemon from the reconciler's 'applied' events so /metrics can read them at scrape time.
 import type { ApplyResult } from '../reconcile/types.js';
-
-export const APPLY_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000] as const;
-
-export interface ApplyStats {
-  count: number;
-  sumMs: number;
-  /** Cumulative counts per upper bound (ms), Prometheus style; +Inf is `count`. */
-  buckets: number[];
-  /** Drift objects found, by kind (sysctl, route, rule, ipset, iptables, link). */
-  driftByKind: Record<string, number>;
-  failures: number;
-  last: ApplyResult | null;
-}
+import { APPLY_BUCKETS_MS, type ApplyStats } from '../status/types.js';
 
 export const emptyApplyStats = (): ApplyStats => ({
   count: 0, sumMs: 0, buckets: APPLY_BUCKETS_MS.map(() => 0), driftByKind: {}, failures: 0, last: null,

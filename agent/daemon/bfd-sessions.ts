@@ -2,13 +2,14 @@
 // runtime operations an operator (or Kube-OVN's tooling through bfdd-control) applies on top:
 // per-session timer changes, admin down/up, peer block/allow, kill/reset. Owns session ids
 // (OpenBFDD-style, new for every session instance) and the bounded recovery of expected sessions.
-import type { BfdDiag, BfdRxSocket, BfdSessionSpec, BfdSessionState, BfdState, BfdStateEvent } from '../bfd/types.js';
+import type { BfdDiag, BfdSessionSpec, BfdStateEvent } from '../bfd/types.js';
 import { pairKey } from '../bfd/sessions.js';
 import { specErrors, timerErrors } from '../bfd/spec.js';
 import { canonicalIp } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
 import type { BfdEnginePort, BfdSessionChange } from './ports.js';
-import { SessionRecovery, recoveryPolicy, type Observation, type RecoveryEpisode } from './session-recovery.js';
+import { SessionRecovery, recoveryPolicy, type Observation } from './session-recovery.js';
+import type { BfdStatus, ExpectedSessionView, SessionSelector, SessionView } from '../status/types.js';
 
 const keyOf = (local: string, remote: string): string => pairKey({ local, remote });
 
@@ -19,48 +20,6 @@ export class NoSuchSessionError extends Error {
     super(message);
     this.name = 'NoSuchSessionError';
   }
-}
-
-export type SessionSelector = { all: true } | { id: number } | { local: string; remote: string };
-
-export interface SessionView extends BfdSessionState {
-  /** Session instance id (changes when the session is reset or re-created). */
-  id: number;
-  /** Configured timers and role (the engine's own report wins where it has them). */
-  passive: boolean;
-  minTxMs: number;
-  minRxMs: number;
-  multiplier: number;
-  /** Administratively held down by an operator. */
-  held: boolean;
-}
-
-export interface ExpectedSessionView {
-  local: string;
-  remote: string;
-  /** Engine state, or null when no session runs for this pair (killed or blocked). */
-  state: BfdState | null;
-  recovery: RecoveryEpisode;
-}
-
-export interface BfdStatus {
-  engineAlive: boolean;
-  expected: ExpectedSessionView[];
-  sessions: SessionView[];
-  blockedPeers: string[];
-  /** Timers for new sessions ("session new set"), in ms. */
-  defaults: { minTxMs: number; minRxMs: number; multiplier: number };
-  recentTransitions: BfdStateEvent[];
-  /** Drops of packets that matched no session (e.g. notAPeer), by reason. */
-  engineDrops: Record<string, number>;
-  /** The engine's receive sockets: buffer size, queue and the kernel's drop count. */
-  rxSockets: BfdRxSocket[];
-  /** State changes merged into a queued one while the event loop was slow to take them. */
-  eventsCoalesced: number;
-  /** SCHED_FIFO priority the engine thread runs at (0: normal), and why a requested one was refused. */
-  realtime: { priority: number; error: string | null };
-  /** Recovery actions taken since start, by action and result. */
-  recoveryActions: { action: string; result: 'success' | 'error'; count: number }[];
 }
 
 export interface SessionChanges {

@@ -2,15 +2,7 @@
 // numbers describe the last 10-20 s, not the whole life of the process.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { guardedInterval } from '../lib/guard.js';
-
-export interface EventLoopStats {
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  meanMs: number;
-  /** Length of the window the numbers cover (current plus previous rotation). */
-  windowMs: number;
-}
+import type { EventLoopStats } from '../status/types.js';
 
 const NS_PER_MS = 1e6;
 

@@ -10,6 +10,8 @@ import type { SnatStatus } from '../snat/types.js';
 import type { ProbeResultEvent, SignalStatus, UpstreamFamilyStatus, UpstreamOptions } from '../upstream/index.js';
 import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
 import type { PeerRoutesPort } from './bfd-ingress.js';
+import type { ControlHandler, ControlStats } from '../control/server.js';
+import type { HealthSources } from '../health/server.js';
 
 /** Timer and role fields of a session that can change while it runs (a change starts a Poll). */
 export type BfdSessionChange = Partial<Omit<BfdSessionSpec, 'local' | 'remote' | 'localDiscr'>>;
@@ -76,4 +78,40 @@ export interface DaemonPorts {
   createPeerRoutes?(log: Logger): Promise<PeerRoutesPort>;
   /** Absent: nothing is released. MADV_PAGEOUT on the executable's read-only mappings. */
   releaseStartupPages?(): PageRelease;
+}
+
+/** The daemon's timers and wall clock; unit tests pass a virtual one. */
+export interface Clock {
+  now(): number;
+  /** Runs `fn` every `ms` (guarded: a failure is reported under `name`, never thrown); returns the cancel. */
+  every(name: string, ms: number, fn: () => unknown): () => void;
+  /** Runs `fn` once after `ms` (guarded like `every`); returns the cancel. */
+  after(name: string, ms: number, fn: () => unknown): () => void;
+}
+
+/** The HTTP health server (agent/health's HealthServer). */
+export interface HealthServerPort {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  /** The first address bound, or null when not listening. */
+  address(): string | null;
+  addresses(): string[];
+}
+
+/** One control socket server (agent/control's ControlServer). */
+export interface ControlServerPort {
+  readonly path: string;
+  readonly stats: ControlStats;
+  start(): Promise<void>;
+  close(): Promise<void>;
+  /** Listening, and the socket file on disk is still ours. */
+  serving(): boolean;
+  /** Re-creates the socket when someone deleted it. */
+  ensure(): Promise<unknown>;
+}
+
+/** How the daemon builds the servers it serves status and commands on. */
+export interface ServerPorts {
+  health(listen: string, sources: HealthSources, log: Logger, podIps: readonly string[]): HealthServerPort;
+  control(path: string, handler: ControlHandler, log: Logger): ControlServerPort;
 }

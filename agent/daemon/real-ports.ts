@@ -3,7 +3,10 @@
 import { loadAddon } from '../bfd/addon.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../lib/log.js';
-import type { DaemonPorts } from './ports.js';
+import type { Clock, DaemonPorts, ServerPorts } from './ports.js';
+import { ControlServer } from '../control/server.js';
+import { HealthServer } from '../health/server.js';
+import { guardedInterval, guardedTimeout } from '../lib/guard.js';
 
 /** `flags` are the commander options of `run` (camelCase), as agent/config expects them. */
 export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPorts {
@@ -60,3 +63,22 @@ export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPo
     },
   };
 }
+
+/** The real servers: HTTP health on TCP, control on Unix sockets. */
+export const realServers: ServerPorts = {
+  health: (listen, sources, log, podIps) => new HealthServer(listen, sources, log, podIps),
+  control: (path, handler, log) => new ControlServer(path, handler, log),
+};
+
+/** Node's timers (unref'd: they never keep a finished process alive) and Date.now. */
+export const realClock: Clock = {
+  now: () => Date.now(),
+  every(name, ms, fn) {
+    const t = guardedInterval(name, fn, ms).unref();
+    return () => clearInterval(t);
+  },
+  after(name, ms, fn) {
+    const t = guardedTimeout(name, fn, ms).unref();
+    return () => clearTimeout(t);
+  },
+};

@@ -5,19 +5,7 @@
 // someone removed sessions (bfdd-control kill/block) or a session stays down for a long time.
 // Pure: the caller passes `now` and executes the chosen action.
 import type { BfdState } from '../bfd/types.js';
-
-export type RecoveryPhase = 'Up' | 'Grace' | 'Backoff' | 'CircuitOpen';
-export type RecoveryAction = 'None' | 'ReplayConfiguration' | 'ResetSession';
-
-export interface RecoveryEpisode {
-  phase: RecoveryPhase;
-  attempts: number;
-  lastAction: RecoveryAction;
-  /** "" before any action, "in_progress", "success" or the error text (Kube-OVN's values). */
-  lastResult: string;
-  /** Unix epoch ms, or null (Go's zero time). */
-  nextRetry: number | null;
-}
+import type { RecoveryAction, RecoveryEpisode } from '../status/types.js';
 
 export interface RecoveryPolicy {
   /** How long a session that exists but is not Up may take to come Up by protocol alone. */

@@ -3,14 +3,6 @@
 // SNAT rules there); Kube-OVN's bfdd container (no gateways) never records.
 import type { GatewayConfig } from '../config/types.js';
 import { DEFAULT_SNAT_RECORDS, type SnatRecordsConfig } from '../config/snat-records.js';
-import type { SnatStatus } from '../snat/types.js';
-
-export interface SnatRecordsView {
-  /** Why no recorder runs (null while one runs). */
-  off: string | null;
-  /** The recorder's counters (records, overflows, drops, flows); null when none runs. */
-  recorder: SnatStatus | null;
-}
 
 export type SnatRecordsPlan = { config: SnatRecordsConfig } | { off: string };
 

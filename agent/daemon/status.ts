@@ -1,84 +1,7 @@
-// The agent's status: one plain value that /status, /livez, /readyz, /metrics, the control socket,
-// the CLI and the Kube-OVN compat surfaces all read, so they can never disagree.
+// The agent's status verdicts (live, ready) and the config summary it shows, derived from the
+// status value whose vocabulary lives in agent/status/types.ts.
 import type { GatewayConfig } from '../config/types.js';
-import type { DataplaneStatus } from '../reconcile/types.js';
-import type { BfdStatus } from './bfd-sessions.js';
-import type { ApplyStats } from './apply-stats.js';
-import type { EventLoopStats } from './event-loop.js';
-import type { ProcessMemory, StartupRelease } from './memory.js';
-import type { SnatRecordsView } from './snat-records.js';
-import type { UpstreamView } from './upstream-health.js';
-import type { HandoffUse } from '../config/handoff.js';
-
-export type AgentPhase = 'starting' | 'running' | 'draining' | 'stopped';
-
-export interface Verdict {
-  ok: boolean;
-  /** Why not, in words a person can act on; empty when ok. */
-  reasons: string[];
-}
-
-export interface ReloadRecord {
-  at: number;
-  ok: boolean;
-  errors: string[];
-  changes: string[];
-}
-
-export interface ControlEndpoint {
-  path: string;
-  /** Listening and the socket file on disk is still ours. */
-  serving: boolean;
-}
-
-export interface AgentStatus {
-  version: string;
-  pid: number;
-  startedAt: number;
-  phase: AgentPhase;
-  live: Verdict;
-  ready: Verdict;
-  /** Null only before the configuration was loaded. */
-  config: {
-    file: string | null;
-    families: number[];
-    healthListen: string;
-    controlSocket: string;
-    compatSocket: string;
-    reconcileIntervalMs: number;
-    drainGraceMs: number;
-    logLevel: string;
-    /** Where the gateway settings came from: the init container's hand-off, or this process's own inputs. */
-    gatewaySource: 'handoff' | 'own inputs';
-    handoff: HandoffUse | null;
-    mode: { bgp: boolean; evpnVni: number | null };
-    bfd: { enabled: boolean; localIps: string[]; peerIps: string[]; minTxMs: number; minRxMs: number; multiplier: number; passive: boolean };
-  } | null;
-  /** Null when BFD is disabled. */
-  bfd: BfdStatus | null;
-  /** Null when this process manages no dataplane (no family has both gateways configured). */
-  dataplane: DataplaneStatus | null;
-  dataplaneApplies: ApplyStats;
-  /** Upstream health per family, its signals and probe counters; null before the config was loaded. */
-  upstream: UpstreamView | null;
-  /** SNAT mapping recorder counters; null before the config was loaded. */
-  snatRecords: SnatRecordsView | null;
-  eventLoop: EventLoopStats;
-  /** Null startupRelease: not released yet, or this process cannot (no native addon). */
-  memory: ProcessMemory & { startupRelease: StartupRelease | null };
-  control: ControlEndpoint[];
-  /** `address`: the first bound (null when not listening); `addresses`: all of them. */
-  health: { address: string | null; addresses: string[] };
-  lastReload: ReloadRecord | null;
-  counters: {
-    reloads: number;
-    reloadFailures: number;
-    controlRequests: number;
-    controlFailures: number;
-    lastControlError: string;
-    recoveryActions: number;
-  };
-}
+import type { AgentStatus, ControlEndpoint, Verdict } from '../status/types.js';
 
 /** Above this event-loop delay the process is not considered responsive (kubelet restarts it). */
 export const MAX_RESPONSIVE_LAG_MS = 10_000;
@@ -139,4 +62,30 @@ export function configSummary(c: GatewayConfig): NonNullable<AgentStatus['config
       minRxMs: c.bfd.minRxMs, multiplier: c.bfd.multiplier, passive: c.bfd.passive,
     },
   };
+}
+
+/** What the daemon knows right now, from which the status value is built. */
+export interface StatusInputs extends Omit<AgentStatus, 'live' | 'ready' | 'config' | 'counters' | 'control'> {
+  config: GatewayConfig | null;
+  control: (ControlEndpoint & { stats: { requests: number; failures: number; lastError: string } })[];
+  reloads: number;
+  reloadFailures: number;
+}
+
+export function buildStatus(s: StatusInputs): AgentStatus {
+  const { reloads, reloadFailures, ...rest } = s;
+  const stats = s.control.map((c) => c.stats);
+  return withVerdicts({
+    ...rest,
+    config: s.config && configSummary(s.config),
+    control: s.control.map((c) => ({ path: c.path, serving: c.serving })),
+    counters: {
+      reloads,
+      reloadFailures,
+      controlRequests: stats.reduce((n, c) => n + c.requests, 0),
+      controlFailures: stats.reduce((n, c) => n + c.failures, 0),
+      lastControlError: stats.map((c) => c.lastError).filter(Boolean).pop() ?? '',
+      recoveryActions: (s.bfd?.recoveryActions ?? []).reduce((n, r) => n + r.count, 0),
+    },
+  });
 }

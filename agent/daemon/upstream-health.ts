@@ -4,34 +4,10 @@
 import type { GatewayConfig } from '../config/types.js';
 import { ipFamily, type IpFamily } from '../lib/ip.js';
 import {
-  resolveUpstreamOptions, type ProbeResultEvent, type SignalStatus, type UpstreamFamily, type UpstreamFamilyStatus, type UpstreamOptions,
+  resolveUpstreamOptions, type ProbeResultEvent, type UpstreamFamily, type UpstreamFamilyStatus, type UpstreamOptions,
 } from '../upstream/index.js';
 import type { UpstreamMonitorPort } from './ports.js';
-import type { MulticastStats } from '../dataplane/rtnl-multicast.js';
-
-/** Per probe target, since the monitor started. */
-export interface ProbeCounters {
-  family: IpFamily;
-  name: string;
-  kind: ProbeResultEvent['kind'];
-  ok: number;
-  failed: number;
-  lastOk: boolean;
-  lastDetail: string;
-  lastDurationMs: number;
-}
-
-export interface UpstreamView {
-  /** Why no monitor runs (null while one runs). */
-  off: string | null;
-  families: UpstreamFamilyStatus[];
-  signals: SignalStatus[];
-  probes: ProbeCounters[];
-  /** The monitor's link/neighbour notification socket; null when no monitor runs. */
-  netlink: MulticastStats | null;
-  /** BFD admin actions taken because of the upstream, since start. */
-  bfdActions: { adminDown: number; adminUp: number };
-}
+import type { ProbeCounters, UpstreamView } from '../status/types.js';
 
 /** The discovered interfaces per family (the reconciler's status().interfaces). */
 export type ExternalInterfaces = readonly { family: IpFamily; external: string }[];

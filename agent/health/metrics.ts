@@ -2,8 +2,7 @@
 // at scrape time; nothing here is touched per packet or per event. Also Kube-OVN's
 // kube_ovn_bfdd_* series so its shipped PodMonitor and alert rules keep working, and the traffic
 // observability metrics (interfaces, conntrack, SNAT records) of agent/observe.
-import type { AgentStatus } from '../daemon/status.js';
-import { APPLY_BUCKETS_MS } from '../daemon/apply-stats.js';
+import { APPLY_BUCKETS_MS, type AgentStatus } from '../status/types.js';
 import { DETECT_LATENESS_BOUNDS_US } from '../bfd/spec.js';
 import { registerObservabilityMetrics, type ObservabilitySources } from '../observe/metrics.js';
 

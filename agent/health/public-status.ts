@@ -2,7 +2,7 @@
 // Prometheus, and so any neighbour), so it gets counts and verdicts only: no addresses, CIDRs,
 // gateways, interface names, discriminators or error texts (which quote config values). The full
 // status stays on the control socket (mode 0600): `egress-agent status`.
-import type { AgentStatus } from '../daemon/status.js';
+import type { AgentStatus } from '../status/types.js';
 
 export interface PublicStatus {
   version: string;

@@ -4,7 +4,7 @@
 // default, caps and times out connections, and /status shows a redacted summary (docs/health.md).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { AgentStatus } from '../daemon/status.js';
+import type { AgentStatus } from '../status/types.js';
 import type { Logger } from '../lib/log.js';
 import { formatListenAddress, listenHosts, parseListenAddress } from '../lib/listen-address.js';
 import { publicStatus } from './public-status.js';

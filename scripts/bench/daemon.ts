@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from '../../agent/control/client.js';
 import { settingById } from '../../agent/config/settings.js';
-import type { AgentStatus } from '../../agent/daemon/status.js';
+import type { AgentStatus } from '../../agent/status/types.js';
 import { ROOT, cpuMs, fmt, lab, labEnv, log, median, sleep } from './lib.js';
 
 const P = 'vbd';

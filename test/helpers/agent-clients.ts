@@ -4,8 +4,7 @@
 import { connect } from 'node:net';
 import { execa } from 'execa';
 import type { BfdSessionDetail } from '../../agent/bfd/types.js';
-import type { SessionView as DaemonSessionView } from '../../agent/daemon/bfd-sessions.js';
-import type { AgentStatus, Verdict } from '../../agent/daemon/status.js';
+import type { AgentStatus, SessionView as DaemonSessionView, Verdict } from '../../agent/status/types.js';
 import { AGENT_MAIN } from './agent-paths.js';
 
 export type { AgentStatus, Verdict };

@@ -14,7 +14,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sta
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { request } from '../../agent/control/client.js';
-import type { AgentStatus } from '../../agent/daemon/status.js';
+import type { AgentStatus } from '../../agent/status/types.js';
 import { AGENT_BIN } from '../helpers/agent-paths.js';
 import { ensureBuilt, runInit, type LogLine } from '../helpers/dataplane.js';
 import { withLab } from '../helpers/lab.js';

@@ -13,14 +13,7 @@ const agent = path.join(root, 'agent');
  * Folder edges that are known cycles, each removed by the branch that breaks it. Keep this empty
  * otherwise: a new cycle is a design problem, not an entry here.
  */
-const ALLOWED_EDGES: Record<string, string> = {
-  // TEMPORARY (issue 16, item 1, branch arch-daemon): AgentStatus and the apply/BFD session views
-  // live in agent/daemon, which also builds the health, control and compat servers. The
-  // arch-daemon branch moves that vocabulary into a leaf module and deletes these three entries.
-  'health -> daemon': 'AgentStatus in daemon/status.ts (arch-daemon)',
-  'control -> daemon': 'AgentStatus, bfd-sessions, apply-stats in daemon/ (arch-daemon)',
-  'compat -> daemon': 'AgentStatus in daemon/status.ts (arch-daemon)',
-};
+const ALLOWED_EDGES: Record<string, string> = {};
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -2,7 +2,7 @@
 // encoding) and its one-line socket replies.
 import t from 'tap';
 import { goTime, probeReply, supervisorStatus } from '../../agent/compat/supervisor-status.js';
-import type { AgentStatus } from '../../agent/daemon/status.js';
+import type { AgentStatus } from '../../agent/status/types.js';
 import { emptyApplyStats } from '../../agent/daemon/apply-stats.js';
 
 function status(over: Partial<AgentStatus> = {}): AgentStatus {

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from '../../agent/control/client.js';
 import { Daemon, StartupInputError } from '../../agent/daemon/daemon.js';
-import type { AgentStatus } from '../../agent/daemon/status.js';
+import type { AgentStatus } from '../../agent/status/types.js';
 import { callbackFailures, setCallbackLogger } from '../../agent/lib/guard.js';
 import { FakePorts, memoryLogger, testConfig } from '../helpers/daemon-fakes.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
 
 function setup(t: Test, over: Parameters<typeof testConfig>[1] = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vdm-daemon-'));
@@ -18,9 +19,10 @@ function setup(t: Test, over: Parameters<typeof testConfig>[1] = {}) {
   const ports = new FakePorts({ ok: true, config });
   const { log, lines } = memoryLogger();
   const stops: number[] = [];
-  const daemon = new Daemon({ ports, log, version: '9.9.9', onStopRequest: () => stops.push(1), checkIntervalMs: 60_000 });
+  const clock = new VirtualClock();
+  const daemon = new Daemon({ ports, log, version: '9.9.9', onStopRequest: () => stops.push(1), checkIntervalMs: 60_000, clock });
   t.teardown(() => daemon.abort());
-  return { dir, config, ports, daemon, lines, stops };
+  return { dir, config, ports, daemon, lines, stops, clock };
 }
 
 t.test('start: config -> health -> dataplane -> bfd -> upstream -> snat-records -> serve, each step logged with its duration', async (t) => {
@@ -148,22 +150,23 @@ t.test('BFD-only agent (Kube-OVN bfdd container): no dataplane, ready = sessions
   await daemon.start();
   t.equal(ports.reconciler, null);
   t.equal(daemon.status().dataplane, null);
-  await t.rejects(daemon.reconcile(), /manages no dataplane/);
+  await t.rejects(daemon.commands.reconcile(), /manages no dataplane/);
   ports.engine!.setState('10.16.0.11|10.255.255.255', 'Up');
   t.ok(daemon.status().ready.ok);
 });
 
-t.test('the control socket is re-created when someone deletes it', async (t) => {
-  const { daemon, config, ports } = setup(t);
+t.test('the control socket is re-created by the periodic check when someone deletes it', async (t) => {
+  const { daemon, config, ports, clock } = setup(t);
   ports.result = { ok: true, config };
   await daemon.start();
   const { unlinkSync } = await import('node:fs');
   unlinkSync(config.controlSocket);
   t.notOk(daemon.status().live.ok, 'a deleted socket is not serving: liveness says so');
   t.match(daemon.status().live.reasons, [/control socket .* is not serving/]);
-  const server = (daemon as unknown as { control: { ensure(): Promise<boolean> }[] }).control[0]!;
-  t.equal(await server.ensure(), true);
-  t.ok(daemon.status().live.ok);
+  await clock.advance(59_999);
+  t.notOk(daemon.status().live.ok, 'not before the check');
+  await clock.advance(1);
+  t.ok(daemon.status().live.ok, 're-created by the check');
   t.same(await request(config.controlSocket, 'live'), { ok: true, reasons: [] });
 });
 
@@ -202,15 +205,18 @@ t.test('startup pages are released once, after the delay, and the result is in s
   const ports = new FakePorts({ ok: true, config: testConfig(dir, { startupPageReleaseMs: 50 }) });
   const calls: number[] = [];
   const withRelease = Object.assign(ports, {
-    releaseStartupPages: () => { calls.push(Date.now()); return { mappings: 3, bytes: 1 << 20, error: null }; },
+    releaseStartupPages: () => { calls.push(clock.now()); return { mappings: 3, bytes: 1 << 20, error: null }; },
   });
   const { log, lines } = memoryLogger();
-  const daemon = new Daemon({ ports: withRelease, log, version: '9.9.9', checkIntervalMs: 60_000 });
+  const clock = new VirtualClock();
+  const daemon = new Daemon({ ports: withRelease, log, version: '9.9.9', checkIntervalMs: 60_000, clock });
   t.teardown(() => daemon.abort());
   await daemon.start();
   t.equal(daemon.status().memory.startupRelease, null, 'nothing released before the delay');
   t.ok(daemon.status().memory.rssBytes > 0 && daemon.status().memory.heapUsedBytes > 0, 'current memory is reported');
-  await new Promise((r) => setTimeout(r, 200));
+  await clock.advance(49);
+  t.equal(calls.length, 0, 'not before the delay');
+  await clock.advance(200);
   t.equal(calls.length, 1, 'released exactly once');
   const rel = daemon.status().memory.startupRelease;
   t.match(rel, { mappings: 3, error: null, rssBeforeBytes: Number, rssAfterBytes: Number });
@@ -224,10 +230,11 @@ t.test('a kernel that refuses the release is a warning, not a failure', async (t
     releaseStartupPages: () => ({ mappings: 0, bytes: 0, error: 'EINVAL' }),
   });
   const { log, lines } = memoryLogger();
-  const daemon = new Daemon({ ports, log, version: '9.9.9', checkIntervalMs: 60_000 });
+  const clock = new VirtualClock();
+  const daemon = new Daemon({ ports, log, version: '9.9.9', checkIntervalMs: 60_000, clock });
   t.teardown(() => daemon.abort());
   await daemon.start();
-  await new Promise((r) => setTimeout(r, 100));
+  await clock.advance(10);
   t.match(daemon.status().memory.startupRelease, { error: 'EINVAL', mappings: 0 });
   t.ok(daemon.status().live.ok, 'still live');
   t.ok(lines.some((l) => l.msg === 'startup pages not released' && l.error === 'EINVAL' && l.level === 40));
@@ -277,15 +284,15 @@ t.test('while draining, mutating commands are refused with a clear error; reads 
   const sel = { local: '10.16.0.11', remote: '10.255.255.255' };
   const refused = /the agent is draining for shutdown/;
   await t.rejects(daemon.reload(), refused, 'reload');
-  await t.rejects(daemon.reconcile(), refused, 'reconcile');
-  t.throws(() => daemon.adminUp(sel), refused, 'admin up');
-  t.throws(() => daemon.setTimers(sel, { multiplier: 5 }), refused, 'timers');
+  await t.rejects(daemon.commands.reconcile(), refused, 'reconcile');
+  t.throws(() => daemon.commands.adminUp(sel), refused, 'admin up');
+  t.throws(() => daemon.commands.setTimers(sel, { multiplier: 5 }), refused, 'timers');
   for (const args of [['session', 'all', 'reset'], ['session', 'all', 'state', 'up'], ['allow', '10.255.255.255'], ['session', 'new', 'set', 'multi', '4']]) {
-    const r = daemon.bfddControl(args);
+    const r = daemon.commands.bfddControl(args);
     t.not(r.exitCode, 0, `bfdd-control ${args.join(' ')} refused`);
     t.match(r.text, refused);
   }
-  t.equal(daemon.bfddControl(['status']).exitCode, 0, 'bfdd-control status still answers');
+  t.equal(daemon.commands.bfddControl(['status']).exitCode, 0, 'bfdd-control status still answers');
   t.equal(daemon.status().phase, 'draining');
   await drained;
   t.notOk(ports.engine!.calls.some((c) => c[0] === 'adminUp'), 'no session was brought back Up');
@@ -299,7 +306,7 @@ t.test('debug.blockEventLoop answers only when debug commands are opted in (test
 });
 
 t.test('BFD held AdminDown (Forwarding Plane Reset) while the dataplane is not verified; released once it is', async (t) => {
-  const { daemon, ports, lines } = setup(t, { dataplaneWithdrawAfterMs: 200 });
+  const { daemon, ports, lines, clock } = setup(t, { dataplaneWithdrawAfterMs: 200 });
   ports.reconcilerVerified = false; // the first apply fails (e.g. iptables-restore refused)
   await daemon.start();
   const key = '10.16.0.11|10.255.255.255';
@@ -310,24 +317,26 @@ t.test('BFD held AdminDown (Forwarding Plane Reset) while the dataplane is not v
 
   // Repaired: verified -> back.
   ports.reconciler!.verified = true;
-  await daemon.reconcile();
+  await daemon.commands.reconcile();
   t.same(ports.engine!.calls.filter((c) => c[0] === 'adminUp'), [['adminUp', key]]);
   ports.engine!.setState(key, 'Up');
 
   // Broken again: inside the bound nothing happens; past it, AdminDown again.
   ports.reconciler!.verified = false;
-  await daemon.reconcile();
+  await daemon.commands.reconcile();
   t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminDown').length, 1, 'a breakage inside the bound does not flap BFD');
-  await new Promise((r) => setTimeout(r, 400));
+  await clock.advance(199);
+  t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminDown').length, 1, 'still inside the bound');
+  await clock.advance(2);
   t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminDown').length, 2, 'AdminDown again once it stayed broken past the bound');
   t.equal(daemon.status().bfd!.sessions[0]!.state, 'AdminDown');
 
   // An operator's AdminDown is never undone by the gate.
   ports.reconciler!.verified = true;
-  await daemon.reconcile();
+  await daemon.commands.reconcile();
   ports.engine!.setState(key, 'Up');
-  daemon.adminDown({ all: true });
-  await daemon.reconcile();
+  daemon.commands.adminDown({ all: true });
+  await daemon.commands.reconcile();
   t.equal(ports.engine!.calls.filter((c) => c[0] === 'adminUp').length, 2, 'only the two gate releases');
 });
 

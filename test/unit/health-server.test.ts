@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { createMetrics } from '../../agent/health/metrics.js';
 import { HealthServer } from '../../agent/health/server.js';
 import { emptyApplyStats, observeApply } from '../../agent/daemon/apply-stats.js';
-import type { AgentStatus } from '../../agent/daemon/status.js';
+import type { AgentStatus } from '../../agent/status/types.js';
 import { memoryLogger } from '../helpers/daemon-fakes.js';
 
 function status(): AgentStatus {
