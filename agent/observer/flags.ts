@@ -53,7 +53,9 @@ export function parseObserverFlags(argv: readonly string[]): ObserverFlags {
       if (value === '') bad(`--${name}`, value, 'must not be empty');
       out[key] = value;
     } else {
+      // Its value, if it takes one, cannot be told from an argument: stop here, as Go does.
       bad(`--${name}`, inline ?? '', 'unknown flag');
+      break;
     }
   }
   try {
