@@ -8,13 +8,15 @@ import { loadAddon, type ConntrackBatchCallback, type NativeRtnlReader } from '.
 import { formatIp } from '../lib/ip.js';
 import type { ConntrackEvent, TupleSide } from './types.js';
 
-/** NFNLGRP_CONNTRACK_NEW and NFNLGRP_CONNTRACK_DESTROY (linux/netfilter/nfnetlink.h). */
-const GROUPS = [1, 3];
+/** NFNLGRP_CONNTRACK_* (linux/netfilter/nfnetlink.h). */
+export const CONNTRACK_GROUPS = { new: 1, update: 2, destroy: 3 } as const;
+/** What the SNAT records need: NEW and DESTROY (update records come only with the update group). */
+const RECORD_GROUPS = [CONNTRACK_GROUPS.new, CONNTRACK_GROUPS.destroy];
 
 // Record layout: native/src/io/ct_parse.h.
-const RECORD_BYTES = 128;
-const TYPES = [undefined, 'new', 'destroy', 'entry'] as const;
-const HAS_PORTS = 1, HAS_COUNTERS = 2, HAS_START = 4, HAS_STOP = 8;
+const RECORD_BYTES = 144;
+const TYPES = [undefined, 'new', 'destroy', 'entry', 'update'] as const;
+const HAS_PORTS = 1, HAS_COUNTERS = 2, HAS_START = 4, HAS_STOP = 8, HAS_STATUS = 16;
 /** Names as conntrack-tools prints them (the records' `proto`). */
 export const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 47: 'gre', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
 
@@ -47,7 +49,10 @@ export function decodeRecords(b: Buffer, onEvent: (ev: ConntrackEvent) => void):
       original: side(b, o, 8, 24, 72, family, hasPorts),
       reply: side(b, o, 40, 56, 76, family, hasPorts),
       id: b.readUInt32LE(o + 4),
+      zone: b.readUInt16LE(o + 136),
+      mark: b.readUInt32LE(o + 132),
     };
+    if (flags & HAS_STATUS) ev.status = b.readUInt32LE(o + 128);
     if (flags & HAS_COUNTERS) {
       ev.counters = {
         orig: { packets: Number(b.readBigUInt64LE(o + 80)), bytes: Number(b.readBigUInt64LE(o + 88)) },
@@ -93,13 +98,24 @@ export type OpenConntrackReader = (groups: number[], receiveBufferBytes: number,
 
 const openNative: OpenConntrackReader = (groups, bytes, onBatch) => new (loadAddon().ConntrackReader)(groups, bytes, onBatch);
 
+export interface NetlinkConntrackOptions {
+  /** Multicast groups (CONNTRACK_GROUPS); default NEW and DESTROY. */
+  groups?: readonly number[];
+  open?: OpenConntrackReader;
+}
+
 export class NetlinkConntrackEvents implements ConntrackEventSource {
   private reader: NativeRtnlReader | undefined;
+  private readonly groups: number[];
+  private readonly open: OpenConntrackReader;
 
-  constructor(private readonly bufferBytes: number, private readonly handlers: ConntrackEventHandlers, private readonly open: OpenConntrackReader = openNative) {}
+  constructor(private readonly bufferBytes: number, private readonly handlers: ConntrackEventHandlers, opts: NetlinkConntrackOptions = {}) {
+    this.groups = [...(opts.groups ?? RECORD_GROUPS)];
+    this.open = opts.open ?? openNative;
+  }
 
   start(): Promise<void> {
-    const reader = this.open(GROUPS, this.bufferBytes, (records, overflows, truncated, error, malformed) => {
+    const reader = this.open(this.groups, this.bufferBytes, (records, overflows, truncated, error, malformed) => {
       if (reader !== this.reader) return; // a batch of a reader already closed
       const at = Date.now();
       if (records) {

@@ -15,7 +15,10 @@ export interface Counters {
   bytes: number;
 }
 
-/** A conntrack NEW or DESTROY event (or one entry of a table dump), from the addon's reader or `conntrack -o xml`. */
+/**
+ * A conntrack NEW, UPDATE (only for a reader subscribed to the update group) or DESTROY event, or one
+ * entry of a table dump, from the addon's reader or `conntrack -o xml`.
+ */
 export interface ConntrackEvent {
   type: 'new' | 'destroy' | 'update' | 'entry';
   family: 4 | 6;
@@ -33,6 +36,12 @@ export interface ConntrackEvent {
   stopNs?: string;
   /** Kernel conntrack id (stable for the life of the entry, reused afterwards). */
   id: number;
+  /** Conntrack zone id (CTA_ZONE; the kernel omits the default zone 0). Set by the addon's reader. */
+  zone?: number;
+  /** Connection mark (CTA_MARK; the kernel omits a zero mark on events). Set by the addon's reader. */
+  mark?: number;
+  /** IPS_* status bits (CTA_STATUS), when the kernel sent them. */
+  status?: number;
 }
 
 /**

@@ -1,9 +1,12 @@
-// Conntrack events (NETLINK_NETFILTER, the NEW and DESTROY groups): each batch of datagrams is
+// Conntrack events (NETLINK_NETFILTER, the groups the caller names: NEW, UPDATE, DESTROY): each batch of datagrams is
 // parsed here (io/ct_parse.h) into one Buffer of fixed-size records, so JS decodes flat fields and
 // never walks netlink attributes. Plus conntrackDump(family, onChunk): the table, for resyncs.
 #include "ct_reader.h"
 
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+
+#include <algorithm>
 
 #include "io/ct_dump.h"
 #include "io/ct_parse.h"
@@ -17,9 +20,15 @@ struct CtTraits {
   static constexpr const char* kWhat = "conntrack event listener";
   static constexpr int kProtocol = NETLINK_NETFILTER;
   std::vector<uint8_t> records;  // reused between batches
+  ct::Source source = ct::Source::kEvents;
+  // Update records only for a reader that asked for them (the kernel sends updates to their own group).
+  void Subscribe(const std::vector<uint32_t>& groups) {
+    const bool updates = std::find(groups.begin(), groups.end(), uint32_t(NFNLGRP_CONNTRACK_UPDATE)) != groups.end();
+    source = updates ? ct::Source::kEventsAndUpdates : ct::Source::kEvents;
+  }
   Napi::Value Payload(Napi::Env env, const uint8_t* buf, size_t bytes, uint32_t& malformed) {
     records.clear();
-    const ct::BatchStats s = ct::parse_batch(buf, bytes, false, records);
+    const ct::BatchStats s = ct::parse_batch(buf, bytes, source, records);
     malformed = s.malformed;
     if (records.empty()) return env.Null();
     return Napi::Buffer<uint8_t>::Copy(env, records.data(), records.size());

@@ -3,7 +3,8 @@
 // level-triggered): each readable event reads one batch of datagrams and makes ONE call into JS,
 // onBatch(payload | null, overflows, truncated, error | null, malformed), never one per message.
 // Overflows (ENOBUFS) are counted, not fatal, and reading goes on. `Traits` names the reader, its
-// netlink protocol, and turns a batch of datagrams into the JS payload.
+// netlink protocol, learns the groups subscribed (Subscribe), and turns a batch of datagrams into the
+// JS payload.
 //
 // Why not the `netlink` package's socket: when the kernel flags an overflow while its poll waits,
 // epoll reports EPOLLERR, libuv passes UV_EBADF to the poll callback, and the package builds an
@@ -45,6 +46,7 @@ class Reader : public Napi::ObjectWrap<Reader<Traits>> {
     Napi::Array arr = info[0].As<Napi::Array>();
     std::vector<uint32_t> groups;
     for (uint32_t i = 0; i < arr.Length(); i++) groups.push_back(Integer(env, arr.Get(i), "multicast group", 1, 1023));
+    traits_.Subscribe(groups);
     const int size = int(Integer(env, info[1], "receiveBufferBytes", 4096, 1 << 30));
     if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "onBatch must be a function");
     // On the object rather than in a persistent reference: a persistent reference is a GC root, and

@@ -71,7 +71,9 @@ inline std::vector<uint8_t> udp4_destroy() {
   Msg m(2, 0, 2);
   tuple4(m, 1, {10, 16, 0, 100}, {198, 51, 100, 10}, 17, 41002, 8080);
   tuple4(m, 2, {198, 51, 100, 10}, {172, 17, 0, 11}, 17, 8080, 15400);
-  m.be(3, 0x188, 4);                                         // CTA_STATUS (ignored)
+  m.be(3, 0x1b8, 4);                                         // CTA_STATUS (confirmed, src NAT done, ...)
+  m.be(8, 0x2a, 4);                                          // CTA_MARK
+  m.be(18, 7, 2);                                            // CTA_ZONE
   m.open(9).be(1, 1, 8).be(2, 29, 8).close();                // CTA_COUNTERS_ORIG
   m.open(10).be(1, 2, 8).be(2, 58, 8).close();               // CTA_COUNTERS_REPLY
   m.be(12, 2276017852u, 4);                                  // CTA_ID

@@ -83,7 +83,7 @@ bool dump_table(int family, size_t chunk_records, const std::function<void(const
     }
     if (n >= ssize_t(sizeof(nlmsghdr)) && (reinterpret_cast<const nlmsghdr*>(buf.data())->nlmsg_flags & NLM_F_DUMP_INTR))
       result.interrupted = true;
-    const BatchStats b = parse_batch(buf.data(), size_t(n), true, records);
+    const BatchStats b = parse_batch(buf.data(), size_t(n), Source::kDump, records);
     result.entries += b.records;
     result.malformed += b.malformed;
     if (b.error != 0) {

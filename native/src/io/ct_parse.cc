@@ -9,13 +9,16 @@ namespace {
 constexpr size_t kNlHdr = 16;      // struct nlmsghdr
 constexpr size_t kNfGenMsg = 4;    // struct nfgenmsg
 constexpr uint16_t kNlmsgError = 2, kNlmsgDone = 3;
-constexpr uint16_t kFlagCreate = 0x400;  // NLM_F_CREATE: a NEW event (updates lack it)
+constexpr uint16_t kFlagCreate = 0x400;  // NLM_F_CREATE: a NEW event (an update lacks it)
 constexpr uint16_t kSubsysCtnetlink = 1;
 constexpr uint16_t kMsgNew = 0, kMsgDelete = 2;
 constexpr uint8_t kAfInet = 2, kAfInet6 = 10;
 constexpr uint16_t kTypeMask = 0x3fff;  // strips NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
-enum : uint16_t { CTA_TUPLE_ORIG = 1, CTA_TUPLE_REPLY = 2, CTA_COUNTERS_ORIG = 9, CTA_COUNTERS_REPLY = 10, CTA_ID = 12, CTA_TIMESTAMP = 20 };
+enum : uint16_t {
+  CTA_TUPLE_ORIG = 1, CTA_TUPLE_REPLY = 2, CTA_STATUS = 3, CTA_MARK = 8, CTA_COUNTERS_ORIG = 9, CTA_COUNTERS_REPLY = 10,
+  CTA_ID = 12, CTA_ZONE = 18, CTA_TIMESTAMP = 20
+};
 enum : uint16_t { CTA_TUPLE_IP = 1, CTA_TUPLE_PROTO = 2 };
 enum : uint16_t { CTA_IP_V4_SRC = 1, CTA_IP_V4_DST = 2, CTA_IP_V6_SRC = 3, CTA_IP_V6_DST = 4 };
 enum : uint16_t { CTA_PROTO_NUM = 1, CTA_PROTO_SRC_PORT = 2, CTA_PROTO_DST_PORT = 3 };
@@ -156,7 +159,7 @@ void put64(uint8_t* p, uint64_t v) {
 
 }  // namespace
 
-Result parse_message(const uint8_t* msg, size_t len, bool dump, Event& out, int& error) {
+Result parse_message(const uint8_t* msg, size_t len, Source source, Event& out, int& error) {
   if (len < kNlHdr) return Result::kMalformed;
   const size_t msg_len = le32(msg);
   if (msg_len < kNlHdr || msg_len > len) return Result::kMalformed;
@@ -171,13 +174,15 @@ Result parse_message(const uint8_t* msg, size_t len, bool dump, Event& out, int&
   if (type >> 8 != kSubsysCtnetlink) return Result::kSkip;
   const uint16_t msg_type = type & 0xff;
   Event e;
-  if (dump) {
+  if (source == Source::kDump) {
     if (msg_type != kMsgNew) return Result::kSkip;
     e.type = kEntry;
   } else if (msg_type == kMsgDelete) {
     e.type = kDestroy;
   } else if (msg_type == kMsgNew && (flags & kFlagCreate)) {
     e.type = kNew;
+  } else if (msg_type == kMsgNew && source == Source::kEventsAndUpdates) {
+    e.type = kUpdate;
   } else {
     return Result::kSkip;
   }
@@ -213,6 +218,16 @@ Result parse_message(const uint8_t* msg, size_t len, bool dump, Event& out, int&
       case CTA_TIMESTAMP:
         if (!parse_timestamp(a, e)) return Result::kMalformed;
         break;
+      case CTA_STATUS:
+      case CTA_MARK:
+        if (a.len != 4) return Result::kMalformed;
+        (a.type == CTA_STATUS ? e.status : e.mark) = uint32_t(be(a.data, 4));
+        if (a.type == CTA_STATUS) e.flags |= kHasStatus;
+        break;
+      case CTA_ZONE:
+        if (a.len != 2) return Result::kMalformed;
+        e.zone = uint16_t(be(a.data, 2));
+        break;
       default:
         break;
     }
@@ -245,9 +260,12 @@ void encode(const Event& e, uint8_t* d) {
   put64(d + 104, e.bytes[1]);
   put64(d + 112, e.start_ns);
   put64(d + 120, e.stop_ns);
+  put32(d + 128, e.status);
+  put32(d + 132, e.mark);
+  put16(d + 136, e.zone);
 }
 
-BatchStats parse_batch(const uint8_t* buf, size_t len, bool dump, std::vector<uint8_t>& out) {
+BatchStats parse_batch(const uint8_t* buf, size_t len, Source source, std::vector<uint8_t>& out) {
   BatchStats s;
   size_t off = 0;
   while (off < len) {
@@ -259,7 +277,7 @@ BatchStats parse_batch(const uint8_t* buf, size_t len, bool dump, std::vector<ui
     const size_t msg_len = le32(buf + off);
     Event e;
     int err = 0;
-    switch (parse_message(buf + off, msg_len, dump, e, err)) {
+    switch (parse_message(buf + off, msg_len, source, e, err)) {
       case Result::kEvent: {
         const size_t at = out.size();
         out.resize(at + kRecordBytes);
