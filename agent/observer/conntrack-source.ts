@@ -1,7 +1,7 @@
 // The observer's event source: the addon's conntrack reader (agent/snat/ct-netlink.ts, a
 // NETLINK_NETFILTER socket with a forced receive buffer, events parsed natively and handed to
 // JavaScript in batches) and its table dump, as CtFlows.
-import { dumpConntrack, NetlinkConntrackEvents, PROTO_NAMES, type ConntrackEventHandlers } from '../snat/ct-netlink.js';
+import { CONNTRACK_GROUPS, dumpConntrack, NetlinkConntrackEvents, PROTO_NAMES, type ConntrackEventHandlers } from '../snat/ct-netlink.js';
 import type { ConntrackEvent } from '../snat/types.js';
 import type { CtFlow } from './flow.js';
 
@@ -12,7 +12,7 @@ const PROTO_NUMBERS = new Map(Object.entries(PROTO_NAMES).map(([n, name]) => [na
 
 export function toCtFlow(ev: ConntrackEvent): CtFlow {
   return {
-    type: ev.type, family: ev.family, protoNumber: PROTO_NUMBERS.get(ev.proto) ?? 0, zone: 0, status: undefined,
+    type: ev.type, family: ev.family, protoNumber: PROTO_NUMBERS.get(ev.proto) ?? 0, zone: ev.zone ?? 0, status: ev.status,
     id: ev.id, original: ev.original, reply: ev.reply, counters: ev.counters,
   };
 }
@@ -38,7 +38,8 @@ export function netlinkFlowSource(h: FlowSourceHandlers): FlowSource {
     onOverflow: (reports) => h.onLoss('overflow', reports, 'the kernel dropped conntrack events (socket buffer full)'),
     onExit: (reason) => h.onExit(reason),
   };
-  const events = new NetlinkConntrackEvents(EVENT_BUFFER_BYTES, handlers);
+  // Upstream listens to every conntrack group (netfilter.GroupsCT): updates move a flow up the cache.
+  const events = new NetlinkConntrackEvents(EVENT_BUFFER_BYTES, handlers, { groups: [CONNTRACK_GROUPS.new, CONNTRACK_GROUPS.update, CONNTRACK_GROUPS.destroy] });
   return {
     start: () => events.start(),
     stop: () => events.stop(),
