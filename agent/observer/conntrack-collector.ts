@@ -48,6 +48,9 @@ export class ConntrackCollector {
   /** Map iteration order is insertion order: re-inserting on every event makes the first key the least recently seen. */
   private cache = new Map<string, CacheEntry>();
   private readonly interned = new Map<string, Record<string, string>>();
+  /** Label objects made once (prom-client hashes them on every update; building them each time cost more). */
+  private readonly eventLabels: Record<'new' | 'update' | 'end', Record<string, string>>;
+  private accountingSeen = false;
 
   constructor(
     private readonly metrics: ObserverMetrics,
@@ -59,10 +62,16 @@ export class ConntrackCollector {
     private readonly now: () => Date = () => new Date(),
   ) {
     metrics.cacheCapacity.set(metrics.labels(), capacity);
+    this.eventLabels = { new: metrics.labels({ event: 'new' }), update: metrics.labels({ event: 'update' }), end: metrics.labels({ event: 'end' }) };
   }
 
   size(): number {
     return this.cache.size;
+  }
+
+  /** The cache gauge, set when scraped rather than on every event. */
+  publish(): void {
+    this.metrics.cacheEntries.set(this.metrics.labels(), this.cache.size);
   }
 
   /**
@@ -90,7 +99,6 @@ export class ConntrackCollector {
       }
     }
     if (metricsOn) for (const gone of previous.values()) this.metrics.activeFlows.dec(gone.labels);
-    this.metrics.cacheEntries.set(this.metrics.labels(), this.cache.size);
   }
 
   process(f: CtFlow): void {
@@ -103,7 +111,7 @@ export class ConntrackCollector {
     const entry = this.cache.get(key);
     const labels = this.labelsOf(record);
     if (f.type === 'destroy') {
-      this.metrics.conntrackEvents.inc(this.metrics.labels({ event: 'end' }));
+      this.metrics.conntrackEvents.inc(this.eventLabels.end);
       if (entry) {
         if (metricsOn) {
           this.addCounters(entry, f);
@@ -131,20 +139,19 @@ export class ConntrackCollector {
       }
       if (metricsOn) this.addCounters(current, f);
       this.cache.set(key, current);
-      this.metrics.conntrackEvents.inc(this.metrics.labels({ event: f.type }));
+      this.metrics.conntrackEvents.inc(this.eventLabels[f.type]);
       if (f.type === 'new' && (isNew || !current.observedStart)) {
         current.observedStart = true;
         if (metricsOn) this.metrics.startedFlows.inc(labels);
         this.log(record, 'start', s);
       }
     }
-    this.metrics.cacheEntries.set(this.metrics.labels(), this.cache.size);
   }
 
   /** Forgets every flow (collector stopped, or conntrack metrics switched). */
   clear(): void {
     this.cache = new Map();
-    this.metrics.cacheEntries.set(this.metrics.labels(), 0);
+    this.accountingSeen = false;
     this.metrics.accounting.set(this.metrics.labels(), 0);
     this.metrics.activeFlows.reset();
   }
@@ -170,7 +177,10 @@ export class ConntrackCollector {
 
   private addCounters(entry: CacheEntry, f: CtFlow): void {
     if (!accountingAvailable(f)) return;
-    this.metrics.accounting.set(this.metrics.labels(), 1);
+    if (!this.accountingSeen) {
+      this.accountingSeen = true;
+      this.metrics.accounting.set(this.metrics.labels(), 1);
+    }
     const cur = totalsOf(f);
     const prev = entry.totals;
     const orig = { ...entry.labels, direction: 'original' };

@@ -99,6 +99,7 @@ export class Observer {
       this.metrics.setCollectorUp('interface', false);
       this.metrics.resetInterfaceMetrics();
     }
+    this.collector.publish();
     return this.metrics.render();
   }
 
