@@ -24,7 +24,7 @@ RUN npx tsc -p tsconfig.build.json \
 # ---- runtime --------------------------------------------------------------------------------------
 FROM ${RUNTIME_BASE}
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bash iproute2 iptables ipset conntrack libcap2-bin \
+ && apt-get install -y --no-install-recommends bash iproute2 iptables ipset conntrack libcap2-bin curl \
  && rm -rf /var/lib/apt/lists/* \
  && update-alternatives --set iptables /usr/sbin/iptables-nft \
  && update-alternatives --set ip6tables /usr/sbin/ip6tables-nft
@@ -39,6 +39,9 @@ COPY --from=build /src/native/out/egress-agent-probe /src/native/out/bfdd-contro
 # Kube-OVN's paths (docs/kube-ovn-contract.md §3).
 COPY --from=build /src/native/out/kube-ovn-bfdd-supervisor /kube-ovn/kube-ovn-bfdd-supervisor
 COPY scripts/kube-ovn/init-vpc-egress-gateway.sh scripts/kube-ovn/start-bfdd.sh scripts/kube-ovn/bfdd-prestart.sh scripts/kube-ovn/bfdd-healthcheck.sh /kube-ovn/
+# Kube-OVN v1.17's observability sidecar (docs/observer.md); curl answers its liveness probe and
+# Kube-OVN's e2e scrapes with it.
+COPY deploy/image/vpc-egress-gateway-observer /kube-ovn/vpc-egress-gateway-observer
 
 # The containers run as uid 65534 with NET_ADMIN/NET_RAW only in the bounding set: file
 # capabilities make them effective for the agent's node and for the tools it runs. The node copy
@@ -49,6 +52,9 @@ RUN cp /usr/local/bin/node /opt/egress-agent/node \
  && chown 65534:65534 /opt/egress-agent/node \
  && chmod 0555 /opt/egress-agent/node \
  && setcap cap_net_admin,cap_net_raw+ep /opt/egress-agent/node \
+ && cp /usr/local/bin/node /opt/egress-agent/observer-node \
+ && chmod 0555 /opt/egress-agent/observer-node \
+ && setcap cap_net_admin+ep /opt/egress-agent/observer-node \
  && setcap cap_net_admin,cap_net_raw+ep /usr/sbin/xtables-nft-multi \
  && setcap cap_net_admin+ep /usr/sbin/ipset \
  && setcap cap_net_admin+ep /usr/sbin/conntrack \
@@ -59,5 +65,5 @@ RUN cp /usr/local/bin/node /opt/egress-agent/node \
 
 # No USER: Kube-OVN's controller runs the init container as root (privileged, no runAsUser; it
 # chmods the root-owned emptyDirs first) and sets runAsUser 65534 on the bfdd/gateway containers.
-EXPOSE 10669
+EXPOSE 10669 10666
 ENTRYPOINT ["/usr/local/bin/egress-agent", "run"]

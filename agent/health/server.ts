@@ -2,6 +2,7 @@
 // Kubelet probes it where it can reach the Pod (Kube-OVN's default VPC); Prometheus scrapes it.
 // Anyone on the Pod network can connect, so it binds only the Pod's own addresses and loopback by
 // default, caps and times out connections, and /status shows a redacted summary (docs/health.md).
+// ReadOnlyHttpServer is that hardening without the routes; the observer serves its own on it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AgentStatus } from '../status/types.js';
@@ -34,7 +35,15 @@ export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxConnections: 128, reques
 /** EADDRNOTAVAIL on a Pod address: an IPv6 address may still be tentative (DAD); retry this long. */
 const BIND_RETRY_MS = 5000;
 
-export class HealthServer {
+/** A response: status code, content type, body. */
+export interface HttpReply {
+  code: number;
+  type: string;
+  body: string;
+}
+
+/** GET/HEAD only, bound as listenHosts says, connections capped and timed out; `route` answers a path. */
+export abstract class ReadOnlyHttpServer {
   private servers: Server[] = [];
   private bound: string[] = [];
   /** Every open connection of every address, oldest first (a Set keeps insertion order). */
@@ -43,16 +52,18 @@ export class HealthServer {
   /** Connections closed because the cap was reached, since start. */
   evicted = 0;
 
-  /** `podIps`: the Pod's own addresses, bound for ":PORT" (see listenHosts). */
+  /** `podIps`: the Pod's own addresses, bound for ":PORT" (see listenHosts). `what` names the server in errors. */
   constructor(
     private readonly listen: string,
-    private readonly sources: HealthSources,
-    private readonly log: Logger,
+    protected readonly log: Logger,
     private readonly podIps: readonly string[] = [],
     limits: Partial<HealthLimits> = {},
+    private readonly what = 'health',
   ) {
     this.limits = { ...DEFAULT_HEALTH_LIMITS, ...limits };
   }
+
+  protected abstract route(path: string): Promise<HttpReply>;
 
   /** The first address bound (port resolved when 0 was asked), or null when not listening. */
   address(): string | null {
@@ -100,7 +111,7 @@ export class HealthServer {
   private createServer(): Server {
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => {
-        this.log.error({ err, path: req.url }, 'health request failed');
+        this.log.error({ err, path: req.url }, `${this.what} request failed`);
         if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${err.message}\n`);
         else res.destroy();
       });
@@ -123,7 +134,7 @@ export class HealthServer {
         this.evicted++;
       }
     });
-    server.on('error', (err) => this.log.error({ err }, 'health server error'));
+    server.on('error', (err) => this.log.error({ err }, `${this.what} server error`));
     return server;
   }
 
@@ -145,7 +156,7 @@ export class HealthServer {
           await new Promise((r) => setTimeout(r, 250));
           continue;
         }
-        throw new Error(`cannot listen for health on ${formatListenAddress(host, port)} (from ${JSON.stringify(this.listen)}): ${e.message}`);
+        throw new Error(`cannot listen for ${this.what} on ${formatListenAddress(host, port)} (from ${JSON.stringify(this.listen)}): ${e.message}`);
       }
     }
   }
@@ -155,23 +166,35 @@ export class HealthServer {
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, 'text/plain; charset=utf-8', `method ${req.method} not allowed: this endpoint is read-only\n`);
     }
-    const path = (req.url ?? '/').split('?')[0];
+    const r = await this.route((req.url ?? '/').split('?')[0]!);
+    send(res, r.code, r.type, r.body);
+  }
+}
+
+export const textReply = (code: number, body: string): HttpReply => ({ code, type: 'text/plain; charset=utf-8', body });
+
+export class HealthServer extends ReadOnlyHttpServer {
+  constructor(listen: string, private readonly sources: HealthSources, log: Logger, podIps: readonly string[] = [], limits: Partial<HealthLimits> = {}) {
+    super(listen, log, podIps, limits);
+  }
+
+  protected async route(path: string): Promise<HttpReply> {
     switch (path) {
       case '/livez':
       case '/readyz': {
         const s = this.sources.status();
         const v = path === '/livez' ? s.live : s.ready;
         const what = path === '/livez' ? 'live' : 'ready';
-        return send(res, v.ok ? 200 : 503, 'text/plain; charset=utf-8', v.ok ? `${what}\n` : `not ${what}:\n${v.reasons.map((r) => `- ${r}\n`).join('')}`);
+        return textReply(v.ok ? 200 : 503, v.ok ? `${what}\n` : `not ${what}:\n${v.reasons.map((r) => `- ${r}\n`).join('')}`);
       }
       case '/status':
-        return send(res, 200, 'application/json', JSON.stringify(publicStatus(this.sources.status()), null, 2) + '\n');
+        return { code: 200, type: 'application/json', body: JSON.stringify(publicStatus(this.sources.status()), null, 2) + '\n' };
       case '/metrics': {
         const metrics = await this.sources.metrics();
-        return send(res, 200, metrics.contentType, await metrics.render(this.sources.status()));
+        return { code: 200, type: metrics.contentType, body: await metrics.render(this.sources.status()) };
       }
       default:
-        return send(res, 404, 'text/plain; charset=utf-8', `not found: ${path} (try /livez, /readyz, /status, /metrics)\n`);
+        return textReply(404, `not found: ${path} (try /livez, /readyz, /status, /metrics)\n`);
     }
   }
 }

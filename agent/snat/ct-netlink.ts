@@ -19,7 +19,7 @@ export const RECORD_BYTES = 144;
 const TYPES = [undefined, 'new', 'destroy', 'entry', 'update'] as const;
 const HAS_PORTS = 1, HAS_COUNTERS = 2, HAS_START = 4, HAS_STOP = 8, HAS_STATUS = 16;
 /** Names as conntrack-tools prints them (the records' `proto`). */
-const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 47: 'gre', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
+export const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 47: 'gre', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
 
 function ip(b: Buffer, off: number, family: 4 | 6): string {
   return family === 4 ? `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}` : formatIp({ family: 6, bytes: b.subarray(off, off + 16) });

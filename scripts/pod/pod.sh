@@ -4,8 +4,11 @@
 # then the bfdd container as uid 65534 with the capabilities a CRI runtime gives a non-root
 # container, the Pod's limits, and kubelet's probes. docs/container.md describes each choice.
 #
+# Also Kube-OVN v1.17's observability sidecar (`observer`): the restartable init container
+# "observability" as the controller writes it when spec.observability is enabled.
+#
 # State: /run/vea-pod/POD (the emptyDirs and what `start` needs to recreate the bfdd container).
-# Containers: POD-init, POD-bfdd, labelled vea-pod=POD; `rm` removes only those.
+# Containers: POD-init, POD-bfdd, POD-observability, labelled vea-pod=POD; `rm` removes only those.
 set -euo pipefail
 
 readonly LAB_TOOL=pod.sh RUN_ROOT=/run/vea-pod
@@ -24,6 +27,13 @@ readonly BFDD_VARS='^(POD_IPS|BFD_PEER_IPS|BFD_MIN_TX|BFD_MIN_RX|BFD_MULTI)='
 # command becomes PID 1 with exactly the CRI's capability sets.
 readonly BFDD_CAPS=NET_ADMIN,NET_BIND_SERVICE,NET_RAW
 readonly CRI_CAPS=(setpriv --inh-caps=-all --ambient-caps=-all --)
+# The observability sidecar (pkg/controller/vpc_egress_gateway_observability.go): its launcher and
+# liveness command verbatim, uid/gid 65534, drop ALL + add NET_ADMIN, allowPrivilegeEscalation true
+# (file capabilities work), readOnlyRootFilesystem, default limits 200m / 256Mi, the ConfigMap and
+# the downward-API network status mounted read-only, env POD_NAME and NODE_NAME.
+readonly OBSERVER_CMD='if [ -x /kube-ovn/vpc-egress-gateway-observer ]; then exec /kube-ovn/vpc-egress-gateway-observer --config /etc/kube-ovn-observer/config.json --network-status /etc/podinfo/network-status; fi; exec sleep infinity'
+readonly OBSERVER_LIVENESS='if [ ! -x /kube-ovn/vpc-egress-gateway-observer ]; then exit 0; fi; exec /kube-ovn/vpc-egress-gateway-observer --health-check'
+readonly OBSERVER_CAPS=NET_ADMIN
 # This host's rootful podman: crun refuses the hybrid cgroup layout, raising rlimits is refused.
 readonly PODMAN_RUN=(podman run --runtime runc --pull never --ulimit nofile=4096:4096 --ulimit nproc=1024:1024)
 
@@ -41,6 +51,14 @@ usage: pod.sh COMMAND POD [ARGS...]      (POD: [a-z][a-z0-9-]{0,30}; IMAGE env, 
   exec POD CMD...          run CMD in the bfdd container as kubectl exec would (uid 65534, CRI capabilities)
   inspect POD FORMAT       podman inspect --format FORMAT of the bfdd container
   logs POD                 the bfdd container's output
+  observer POD --config FILE --network-status FILE [--node NAME]
+                           (re)create the observability sidecar; FILE contents become its ConfigMap and
+                           downward-API volumes (`observer-config` updates the ConfigMap as kubelet does)
+  observer-config POD FILE replace the mounted config.json atomically (kubelet's ConfigMap update)
+  observer-probe POD       the sidecar's liveness exec probe (uid 65534, CRI capabilities)
+  observer-exec POD CMD... run CMD in the sidecar as kubectl exec -c observability would
+  observer-kill POD [SIG]  signal the sidecar's PID 1 (default TERM); observer-logs POD: its output
+  observer-inspect POD FORMAT   podman inspect --format FORMAT of the sidecar
   rm POD                   remove the Pod's containers and state
 EOF
   exit 2
@@ -56,6 +74,7 @@ check_pod() {
   POD=$1
   STATE=$RUN_ROOT/$POD
   BFDD=$POD-bfdd
+  OBSERVER=$POD-observability
 }
 
 load_state() {
@@ -155,7 +174,51 @@ cmd_livez() {
   ip netns exec "$NETNS" curl -s -o /dev/null -m 10 -w '%{http_code}\n' "http://$ip:$METRICS_PORT/livez" || true
 }
 
+# kubelet's ConfigMap volume update: a new file renamed into place (readers never see half of it).
+put_file() {
+  install -m 0644 "$1" "$2.tmp" && mv -f "$2.tmp" "$2"
+}
+
+run_observer() {
+  remove_container "$OBSERVER"
+  local args entrypoint
+  mapfile -t args < <(common_args)
+  entrypoint=$(printf '"%s",' "${CRI_CAPS[@]}" /bin/sh)
+  # No --security-opt no-new-privileges: allowPrivilegeEscalation is true. No podman tmpfs on /tmp
+  # and /run: Kubernetes mounts none for readOnlyRootFilesystem.
+  # restartPolicy Always (a sidecar): kubelet restarts it when it exits; so does podman here.
+  "${PODMAN_RUN[@]}" -d --restart always --name "$OBSERVER" "${args[@]}" --user "$NOBODY:$NOBODY" \
+    --cap-drop ALL --cap-add "$OBSERVER_CAPS" --read-only --read-only-tmpfs=false --memory 256m --memory-swap 256m --cpus 0.2 \
+    --env "POD_NAME=$POD" --env "NODE_NAME=$(<"$STATE/observer-node")" \
+    -v "$STATE/observability-config:/etc/kube-ovn-observer:ro" -v "$STATE/observability-podinfo:/etc/podinfo:ro" \
+    --entrypoint "[${entrypoint%,}]" "$IMAGE" -ec "$OBSERVER_CMD" >/dev/null
+}
+
+cmd_observer() {
+  local config='' status='' node=kube-ovn-worker
+  while (($#)); do
+    case $1 in
+      --config) config=${2:?--config needs a value} && shift 2 ;;
+      --network-status) status=${2:?--network-status needs a value} && shift 2 ;;
+      --node) node=${2:?--node needs a value} && shift 2 ;;
+      *) die "observer: unknown argument '$1'" ;;
+    esac
+  done
+  [[ -r $config && -r $status ]] || die "usage: pod.sh observer POD --config FILE --network-status FILE [--node NAME] (readable files)"
+  [[ $node =~ ^[a-z0-9.-]{1,63}$ ]] || die "invalid node name '$node'"
+  mkdir -p "$STATE/observability-config" "$STATE/observability-podinfo"
+  put_file "$config" "$STATE/observability-config/config.json"
+  put_file "$status" "$STATE/observability-podinfo/network-status"
+  echo "$node" >"$STATE/observer-node"
+  run_observer
+}
+
+observer_exec() {
+  podman exec --user "$NOBODY:$NOBODY" "$OBSERVER" "${CRI_CAPS[@]}" "$@"
+}
+
 cmd_rm() {
+  remove_container "$OBSERVER"
   remove_container "$BFDD"
   remove_container "$POD-init"
   rm -rf "$STATE"
@@ -184,6 +247,13 @@ main() {
         exec) (($#)) || usage && exec_in "$@" ;;
         inspect) (($# == 1)) || usage && podman inspect --format "$1" "$BFDD" ;;
         logs) podman logs "$BFDD" ;;
+        observer) cmd_observer "$@" ;;
+        observer-config) (($# == 1)) && [[ -r $1 ]] || usage && put_file "$1" "$STATE/observability-config/config.json" ;;
+        observer-probe) observer_exec /bin/sh -ec "$OBSERVER_LIVENESS" ;;
+        observer-exec) (($#)) || usage && observer_exec "$@" ;;
+        observer-kill) podman kill -s "${1:-TERM}" "$OBSERVER" >/dev/null ;;
+        observer-logs) podman logs "$OBSERVER" ;;
+        observer-inspect) (($# == 1)) || usage && podman inspect --format "$1" "$OBSERVER" ;;
         *) usage ;;
       esac
       ;;

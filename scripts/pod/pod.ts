@@ -69,14 +69,7 @@ export class Pod {
 
   /** emptyDirs, the init container (rejects when it fails), then the bfdd container. */
   async create(netns: string, env: Record<string, string>): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), 'vea-pod-'));
-    try {
-      const file = join(dir, 'env');
-      writeFileSync(file, Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''));
-      await this.run('create', ['--netns', netns, '--env-file', file]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await this.withFiles({ env: Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join('') }, (f) => this.run('create', ['--netns', netns, '--env-file', f.env!]));
   }
 
   /** Recreates the bfdd container (kubelet after a crash; the emptyDirs stay). */
@@ -117,6 +110,44 @@ export class Pod {
     return `${String(r.stdout)}${String(r.stderr)}`;
   }
 
+  /**
+   * Kube-OVN v1.17's observability sidecar, as the controller writes it: `config` becomes the
+   * ConfigMap's config.json, `networkStatus` the downward-API network-status file.
+   */
+  async observer(config: object, networkStatus: object, node = 'kube-ovn-worker'): Promise<void> {
+    await this.withFiles({ config: JSON.stringify(config), status: JSON.stringify(networkStatus) }, (f) =>
+      this.run('observer', ['--config', f.config!, '--network-status', f.status!, '--node', node]));
+  }
+
+  /** kubelet's ConfigMap update of config.json (atomic rename). */
+  async observerConfig(config: object): Promise<void> {
+    await this.withFiles({ config: JSON.stringify(config) }, (f) => this.run('observer-config', [f.config!]));
+  }
+
+  /** The sidecar's liveness exec probe. */
+  observerProbe(): Promise<Result> {
+    return this.run('observer-probe', [], false);
+  }
+
+  /** CMD in the sidecar as `kubectl exec -c observability` runs it. */
+  observerExec(argv: readonly string[]): Promise<Result> {
+    return this.run('observer-exec', argv, false);
+  }
+
+  async observerKill(signal = 'TERM'): Promise<void> {
+    await this.run('observer-kill', [signal]);
+  }
+
+  /** The sidecar's container log: stdout (flow records) and stderr (diagnostics), as `kubectl logs` shows both. */
+  async observerLogs(): Promise<{ stdout: string; stderr: string }> {
+    const r = await this.run('observer-logs', [], false);
+    return { stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  async observerInspect(format: string): Promise<string> {
+    return String((await this.run('observer-inspect', [format])).stdout).trim();
+  }
+
   async rm(): Promise<void> {
     await this.run('rm');
   }
@@ -129,6 +160,19 @@ export class Pod {
       if (r !== null) return r;
       if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; container log:\n${(await this.logs()).slice(-4000)}`);
       await new Promise((res) => setTimeout(res, periodMs));
+    }
+  }
+
+  private async withFiles<T>(files: Record<string, string>, fn: (paths: Record<string, string>) => Promise<T>): Promise<T> {
+    const dir = mkdtempSync(join(tmpdir(), 'vea-pod-'));
+    try {
+      const paths = Object.fromEntries(Object.entries(files).map(([k, text]) => {
+        writeFileSync(join(dir, k), text);
+        return [k, join(dir, k)];
+      }));
+      return await fn(paths);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }
 }

@@ -62,7 +62,7 @@ t.test('Kube-OVN drop-in paths, user, capabilities, entrypoint', async (t) => {
   const dests = copies.flatMap((c) => c.sources.map((s) => (c.dest.endsWith('/') ? c.dest + s.split('/').at(-1) : c.dest)));
   for (const p of ['/kube-ovn/init-vpc-egress-gateway.sh', '/kube-ovn/kube-ovn-bfdd-supervisor', '/kube-ovn/start-bfdd.sh',
     '/kube-ovn/bfdd-prestart.sh', '/kube-ovn/bfdd-healthcheck.sh', '/usr/local/bin/bfdd-control', '/usr/local/bin/egress-agent-probe',
-    '/usr/local/bin/egress-agent']) {
+    '/usr/local/bin/egress-agent', '/kube-ovn/vpc-egress-gateway-observer']) {
     t.ok(dests.includes(p), `${p} installed`);
   }
   // Upstream's node images by default; `make image` passes local stand-ins (scripts/image/bases.sh).
@@ -86,6 +86,14 @@ t.test('Kube-OVN drop-in paths, user, capabilities, entrypoint', async (t) => {
   const wrapper = readFileSync(join(root, 'deploy/image/egress-agent'), 'utf8');
   t.match(wrapper, /exec \/opt\/egress-agent\/node .*\/opt\/egress-agent\/dist\/agent\/main\.js "\$@"/, 'the wrapper runs the capability-bearing node');
   t.match(dockerfile, /chown 65534:65534 \/run\/egress-agent \/run\/kube-ovn\/bfdd-supervisor/, 'socket directories writable by the agent');
+  // Kube-OVN v1.17's observability sidecar: uid 65534, NET_ADMIN only in the bounding set, so its
+  // own node copy carries NET_ADMIN (conntrack events and dump); curl answers the liveness probe
+  // and Kube-OVN's e2e scrapes with it.
+  t.match(dockerfile, /setcap cap_net_admin\+ep \/opt\/egress-agent\/observer-node/);
+  t.match(dockerfile, /apt-get install -y --no-install-recommends [^\n]*\bcurl\b/);
+  const observer = readFileSync(join(root, 'deploy/image/vpc-egress-gateway-observer'), 'utf8');
+  t.match(observer, /exec \/opt\/egress-agent\/observer-node [^\n]*\/opt\/egress-agent\/dist\/agent\/observer\/main\.js "\$@"/, 'the observer runs on its capability-bearing node');
+  t.match(observer, /exec curl -fsS --max-time 1 [^\n]*http:\/\/127\.0\.0\.1:10666\/healthz/, '--health-check is upstream\'s GET of /healthz');
 });
 
 t.test('deploy manifests: probes use the native client, resources and securityContext set', async (t) => {

@@ -56,4 +56,17 @@ t.test('the copied layout runs the CLI and the BFD engine', async (t) => {
     console.log(JSON.stringify({ alive }));`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: dir });
   t.same(JSON.parse(out), { alive: true }, 'the addon loads from the copy and the engine thread runs');
+
+  // /kube-ovn/vpc-egress-gateway-observer runs dist/agent/observer/main.js: its modules load from
+  // the copy (--help exits before any socket), and a bad flag is named.
+  const observer = join(dir, 'dist/agent/observer/main.js');
+  t.match(execFileSync(process.execPath, [observer, '--help'], { encoding: 'utf8' }), /--network-status PATH/, 'observer --help');
+  let failure: { status?: number; stderr?: string } = {};
+  try {
+    execFileSync(process.execPath, [observer, '--config'], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    failure = err as typeof failure;
+  }
+  t.equal(failure.status, 2, 'observer: a flag without its value exits 2');
+  t.match(failure.stderr, /flag --config="": needs a value/);
 });
