@@ -81,8 +81,16 @@ async function waitUp(peers: string[], timeoutS = 60): Promise<void> {
 
 /** Down transitions FRR logged for `peer` at or after sinceMs: ms after it and the reason. */
 async function downAfter(peer: string, sinceMs: number): Promise<{ ms: number; reason: string }> {
-  const [ms, reason] = (await lab('frr', P, 'transition', peer, 'down', String(Math.floor(sinceMs)))).trim().split(' ');
-  return { ms: Number(ms), reason: reason! };
+  // bfdd writes its log line a little after the transition: podman may return first.
+  for (let tries = 0; ; tries++) {
+    try {
+      const [ms, reason] = (await lab('frr', P, 'transition', peer, 'down', String(Math.floor(sinceMs)))).trim().split(' ');
+      return { ms: Number(ms), reason: reason! };
+    } catch (err) {
+      if (tries >= 20) throw err;
+      await sleep(250);
+    }
+  }
 }
 
 async function main(): Promise<void> {
