@@ -52,6 +52,11 @@ export function recordPortKey(b: Buffer, o: number): PortKeySpec | null {
   return { proto: recordProto(b, o), snat: ip(b, o + 56, family), dst: ip(b, o + 40, family), dport: b.readUInt16LE(o + 76) };
 }
 
+/** The translated source port (the reply tuple's destination port), null without ports. */
+export function recordTranslatedPort(b: Buffer, o: number): number | null {
+  return (b[o + 3]! & HAS_PORTS) === 0 ? null : b.readUInt16LE(o + 78);
+}
+
 /** The record at byte `o`. Throws on an unknown record type. */
 export function decodeRecord(b: Buffer, o: number): ConntrackEvent {
   const type = TYPES[b[o]!];

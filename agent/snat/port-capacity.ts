@@ -1,4 +1,4 @@
-// SNAT port capacity: the open SNAT flows by conntrack id, and per SNAT address x destination
+// SNAT port capacity: the open SNAT flows, and per SNAT address x destination
 // address:port x protocol the translated source ports in use. The kernel needs a free source port
 // per such key (the reply tuple must be unique), so a busy source talking to one destination runs
 // out long before the table does, and new flows then fail silently (insert_failed). Kept from the
@@ -23,6 +23,14 @@ export type PortKeySpec = Pick<PortKey, 'proto' | 'snat' | 'dst' | 'dport'>;
 function keyOf(ev: ConntrackEvent): PortKeySpec | null {
   return ev.reply.sport === null ? null : { proto: ev.proto, snat: ev.reply.dst, dst: ev.reply.src, dport: ev.reply.sport };
 }
+
+/**
+ * A live flow's identity: the conntrack id with the translated source port. The id alone is a
+ * 32-bit hash (nf_ct_get_id), and among 20,000 open flows two share one about once in twenty
+ * tables; two open flows of one key never share a translated port.
+ */
+export const flowIdentity = (id: number, translatedPort: number | null): number => id * 65536 + (translatedPort ?? 0);
+const identityOf = (ev: ConntrackEvent): number => flowIdentity(ev.id, ev.reply.dport);
 
 export interface PortUsage extends Omit<PortKey, 'name'> {
   available: number;
@@ -60,10 +68,10 @@ export class SnatPorts {
    * was already known from the dump that recovered it (its start record was written then).
    */
   onNew(ev: ConntrackEvent): PortKey | null | undefined {
-    return this.onNewFlow(ev.id, keyOf(ev));
+    return this.onNewFlow(identityOf(ev), keyOf(ev));
   }
 
-  /** onNew from the flow's id and key (null: no ports), for callers that read records, not events. */
+  /** onNew from the flow's identity (flowIdentity) and key (null: no ports), for callers that read records, not events. */
   onNewFlow(id: number, spec: PortKeySpec | null): PortKey | null | undefined {
     const known = this.flows.get(id);
     if (known?.recovered) {
@@ -76,7 +84,13 @@ export class SnatPorts {
     return key;
   }
 
-  onDestroy(id: number): void {
+  /** A SNAT flow ended. */
+  onDestroy(ev: ConntrackEvent): void {
+    this.onDestroyFlow(identityOf(ev));
+  }
+
+  /** onDestroy from the flow's identity (flowIdentity), for callers that read records. */
+  onDestroyFlow(id: number): void {
     const f = this.flows.get(id);
     if (f) this.release(id, f);
   }
@@ -92,9 +106,9 @@ export class SnatPorts {
     this.keys.clear();
     const unknown: ConntrackEvent[] = [];
     for (const ev of dumped) {
-      const was = before.get(ev.id);
+      const was = before.get(identityOf(ev));
       if (!was) unknown.push(ev);
-      this.flows.set(ev.id, { key: this.acquire(keyOf(ev)), recovered: !was || was.recovered });
+      this.flows.set(identityOf(ev), { key: this.acquire(keyOf(ev)), recovered: !was || was.recovered });
     }
     return unknown;
   }

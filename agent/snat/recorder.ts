@@ -7,11 +7,11 @@ import { classifyFlow, localAddressSet, type IsLocalAddress } from './classify.j
 import type { SnatRecordsConfig } from '../config/snat-records.js';
 import { ConntrackEventProcess } from './conntrack-process.js';
 import {
-  decodeRecord, dumpConntrack, formatSnatLines, NetlinkConntrackEvents, RECORD_BYTES, recordId, recordPortKey, recordType,
+  decodeRecord, dumpConntrack, formatSnatLines, NetlinkConntrackEvents, RECORD_BYTES, recordId, recordPortKey, recordTranslatedPort, recordType,
   type ConntrackEventHandlers, type ConntrackEventSource, type OpenConntrackReader,
 } from './ct-netlink.js';
 import { FlowCounts } from './flow-counts.js';
-import { SnatPorts, type PortKey } from './port-capacity.js';
+import { flowIdentity, SnatPorts, type PortKey } from './port-capacity.js';
 import { readSnatPortRange, rangeSize, type PortRange } from './port-range.js';
 import { formatRecord, gapRecord, toRecord } from './record.js';
 import { RotatingRecordWriter } from './rotating-writer.js';
@@ -275,7 +275,7 @@ export class SnatRecorder {
     } else if (ev.type === 'destroy') {
       this.counts.onDestroy(ev.id, cls);
       if (cls !== 'snat') return;
-      this.ports.onDestroy(ev.id);
+      this.ports.onDestroy(ev);
       this.emit(toRecord(ev, receivedAt));
     }
   }
@@ -302,7 +302,7 @@ export class SnatRecorder {
       const type = recordType(records, o);
       const id = recordId(records, o);
       if (type === 'new') {
-        const key = this.ports.onNewFlow(id, recordPortKey(records, o));
+        const key = this.ports.onNewFlow(flowIdentity(id, recordTranslatedPort(records, o)), recordPortKey(records, o));
         if (key === undefined) {
           this.counts.started.snat++;
           this.recovered--;
@@ -313,7 +313,7 @@ export class SnatRecorder {
         if (key) this.checkPorts(key, receivedAt);
       } else if (type === 'destroy') {
         this.counts.onDestroy(id, 'snat');
-        this.ports.onDestroy(id);
+        this.ports.onDestroyFlow(flowIdentity(id, recordTranslatedPort(records, o)));
       }
     }
     if (count === 0) return;

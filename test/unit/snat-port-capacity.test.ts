@@ -21,10 +21,10 @@ t.test('ports in use per key follow NEW and DESTROY; the tightest key comes firs
   const [top, second] = p.usage();
   t.match(top, { proto: 'udp', snat: '172.17.0.11', dst: '198.51.100.10', dport: 53, inUse: 80, available: 20, ratio: 0.8 });
   t.match(second, { proto: 'tcp', dst: '203.0.113.5', dport: 443, inUse: 1 });
-  for (let i = 1; i <= 30; i++) p.onDestroy(i);
-  p.onDestroy(99_999); // unknown: ignored
+  for (let i = 1; i <= 30; i++) p.onDestroy(flow(i, 20000 + i));
+  p.onDestroy(flow(99_999, 20001)); // unknown: ignored
   t.equal(p.usage()[0]!.inUse, 50);
-  p.onDestroy(1000);
+  p.onDestroy(flow(1000, 30000, '203.0.113.5', 443, 'tcp'));
   t.equal(p.usage().length, 1, 'a key without flows is forgotten');
   t.equal(p.size, 50);
 });
@@ -46,8 +46,18 @@ t.test('a dump reconciles: unknown flows are returned (lost NEWs), missing ones 
   t.equal(p.usage()[0]!.inUse, 3, 'flow 1 ended unseen; 3 and 4 started unseen');
   t.equal(p.onNew(flow(3, 20003)), undefined, 'a NEW queued behind the dump: already recovered');
   t.equal(p.usage()[0]!.inUse, 3, 'not counted twice');
-  t.ok(p.onNew(flow(2, 20009)), 'a NEW for a known (not recovered) id: its DESTROY was lost, the id reused');
+  t.ok(p.onNew(flow(2, 20002)), 'a NEW for a known (not recovered) flow: its DESTROY was lost, the id and port reused');
   t.equal(p.usage()[0]!.inUse, 3, 'the old flow was released');
+});
+
+t.test('two open flows with the same conntrack id (a 32-bit hash) are two flows', async (t) => {
+  const p = new SnatPorts(100);
+  t.ok(p.onNew(flow(7, 20001)));
+  t.ok(p.onNew(flow(7, 20002)), 'same id, another translated port: another flow');
+  t.equal(p.usage()[0]!.inUse, 2, 'both use a port');
+  p.onDestroy(flow(7, 20001));
+  t.equal(p.usage()[0]!.inUse, 1, 'ending one leaves the other');
+  t.equal(p.size, 1);
 });
 
 t.test('the port range from the SNAT rule', async (t) => {
