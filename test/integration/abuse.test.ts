@@ -39,7 +39,10 @@ writeFileSync(join(fake, 'iptables-restore'), `#!/bin/sh\nif [ -e ${FLAG} ]; the
 chmodSync(join(fake, 'iptables-restore'), 0o755);
 writeFileSync(FLAG, '');
 
-const rssOf = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+// Anonymous RSS: what abuse costs (heap, buffers). File-backed pages are the node binary's code,
+// which the agent gives back 5 s after start and which fault in again as code runs: not a cost of
+// the abuse, and not memory the kernel cannot reclaim.
+const rssOf = (pid: number): number => Number(/RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 const mib = (b: number): string => `${(b / MiB).toFixed(1)} MiB`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -132,7 +135,7 @@ await t.test('3,000 slow HTTP clients: closed within seconds, bounded memory, /l
   t.comment(`tried: ${r.n} half-sent requests to ${eth0v4}:10669; closed by the agent: ${r.closedEarly} within ~1.5 s, ${r.closed} within ~9.5 s`);
   t.comment(`cost: RSS ${mib(before)} -> peak ${mib(peak)} -> ${mib(after)} (peak growth ${mib(peak - before)}); /livez meanwhile: ${r.lat.map((x) => `${x.status} in ${x.ms} ms`).join(', ')}`);
   t.equal(r.closed, r.n, 'every slow connection was closed by the agent (request timeout 5 s, checked every 1 s)');
-  t.ok(peak - before <= 8 * MiB, `RSS growth ${mib(peak - before)} <= 8 MiB`);
+  t.ok(peak - before <= 8 * MiB, `anonymous RSS growth ${mib(peak - before)} <= 8 MiB`);
   t.ok(r.lat.every((x) => x.status === 200), '/livez answered 200 every time while the slow clients were connecting');
   t.ok(r.lat.every((x) => x.ms < 5000), 'within a generous 5 s (the goal is 1 s; latencies printed above)');
 });
@@ -175,7 +178,7 @@ await t.test('20,000 pipelined control requests from a client that never reads: 
   const after = rssOf(agent.pid);
   t.comment(`tried: ${JSON.parse(String(r.stdout)).n} status requests pipelined on one connection, replies never read`);
   t.comment(`cost: RSS ${mib(before)} -> peak ${mib(peak)} -> ${mib(after)} (peak growth ${mib(peak - before)})`);
-  t.ok(peak - before <= 16 * MiB, `RSS growth ${mib(peak - before)} <= 16 MiB (before the fix: > 100 MiB of heap)`);
+  t.ok(peak - before <= 16 * MiB, `anonymous RSS growth ${mib(peak - before)} <= 16 MiB (before the fix: > 100 MiB of heap)`);
   t.equal(livez.status, 200, '/livez still answers');
   t.ok((await agent.status()).live.ok, 'and the control socket serves other clients');
 });
