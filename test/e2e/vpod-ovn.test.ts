@@ -85,7 +85,8 @@ t.test('SIGKILL of the container: OVN times the sessions out within its detectio
 t.test('podman stop (SIGTERM, grace 30 s): our AdminDown on the wire, OVN Down at once, exit 0', async (t) => {
   await ovnUp();
   await ready();
-  const wire = await captureBfd(lab, 'gw1', [...FAMS.map(ours), ...FAMS.map(ovnPort)], { ms: 4000 });
+  // podman stop itself can take seconds on a loaded machine before the agent sees SIGTERM.
+  const wire = await captureBfd(lab, 'gw1', [...FAMS.map(ours), ...FAMS.map(ovnPort)], { ms: 10_000 });
   const code = await pod.stop();
   t.equal(code, 0, 'the container exits 0 after draining');
   const packets = await wire.packets;
