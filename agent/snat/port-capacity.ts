@@ -78,7 +78,7 @@ export class SnatPorts {
       known.recovered = false;
       return undefined;
     }
-    if (known) this.release(id, known); // its DESTROY was lost and the id reused
+    if (known) this.release(id, known); // its DESTROY was lost and the id and port reused
     const key = this.acquire(spec);
     this.flows.set(id, { key, recovered: false });
     return key;
