@@ -26,7 +26,7 @@ dist/.stamp: $(NPM_STAMP) $(TS_SRC)
 	npx tsc -p tsconfig.build.json
 	@touch $@
 
-build: $(ADDON) dist/.stamp probe
+build: $(ADDON) dist/.stamp probe lab-tools
 
 -include native/native.mk
 -include native/probe/probe.mk

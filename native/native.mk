@@ -19,7 +19,7 @@ NATIVE_FLAGS := -std=c++17 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer 
 NATIVE_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 
-.PHONY: native-test test-native fuzz fuzz-ct bench-floor
+.PHONY: native-test test-native fuzz fuzz-ct bench-floor lab-tools
 
 $(NATIVE_OUT)/unit-tests: $(NATIVE_CORE) $(NATIVE_CORE_H) $(NATIVE_MEM) $(NATIVE_RTNL_H) $(NATIVE_CT) $(NATIVE_CT_DUMP) $(NATIVE_ENGINE) $(NATIVE_TEST_SRC) native/native.mk
 	@mkdir -p $(NATIVE_OUT)
@@ -57,3 +57,10 @@ $(NATIVE_OUT)/bfd-send-floor: native/bench/bfd-send-floor.c native/native.mk
 	clang -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
 
 bench-floor: $(NATIVE_OUT)/bfd-send-floor
+
+# The SNAT test's and benchmark's flow generator (test/helpers/snat-agent.ts, scripts/bench/snat.ts).
+$(NATIVE_OUT)/udp-flows: native/bench/udp-flows.c native/native.mk
+	@mkdir -p $(NATIVE_OUT)
+	clang -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+lab-tools: $(NATIVE_OUT)/udp-flows

@@ -21,6 +21,7 @@ struct CtTraits {
   static constexpr const char* kAsyncName = "egress-agent:ConntrackReader";
   static constexpr const char* kWhat = "conntrack event listener";
   static constexpr int kProtocol = NETLINK_NETFILTER;
+  static constexpr uint64_t kCoalesceMs = 1;  // up to ~80 events per batch at 40,000 flows/s (nl_reader.h, Pace)
   std::vector<uint8_t> records;  // reused between batches
   ct::Source source = ct::Source::kEvents;
   // Update records only for a reader that asked for them (the kernel sends updates to their own group).

@@ -12,6 +12,7 @@ struct RtnlTraits {
   static constexpr const char* kAsyncName = "egress-agent:RtnlReader";
   static constexpr const char* kWhat = "rtnetlink listener";
   static constexpr int kProtocol = NETLINK_ROUTE;
+  static constexpr uint64_t kCoalesceMs = 0;  // rtnetlink changes are few; each is read at once
   void Subscribe(const std::vector<uint32_t>& /*groups*/) {}
   Napi::Value Payload(Napi::Env env, const uint8_t* buf, size_t bytes, uint32_t& /*malformed*/) {
     return Napi::Buffer<uint8_t>::Copy(env, buf, bytes);

@@ -77,7 +77,7 @@ async function run(agent: NodeChild, ct: number | undefined, rate: number, sourc
   let maxNodeRss = before.nodeRss, maxCtRss = before.ctRss;
   const t0 = Date.now();
   const gen = rate > 0
-    ? execa('ip', ['netns', 'exec', VPC, 'python3', path.join(ROOT, 'scripts/lab/udp-flows.py'), JSON.stringify({ src: CLIENT, dst: SERVER, rate, ms: RUN_MS, basePort: 10000 })], { timeout: RUN_MS + 30_000 })
+    ? execa('ip', ['netns', 'exec', VPC, path.join(ROOT, 'native/out/udp-flows'), CLIENT, SERVER, String(rate), String(RUN_MS), '10000'], { timeout: RUN_MS + 30_000 })
     : sleep(RUN_MS).then(() => ({ stdout: JSON.stringify({ sent: 0 }) }));
   let done = false;
   void gen.then(() => { done = true; }, () => { done = true; });
@@ -112,7 +112,7 @@ function table(rows: Row[], buffers: Record<string, number | null>): string {
       `${fmt(r.maxNodeRss)} / ${r.source === 'netlink' ? '-' : fmt(r.maxCtRss)} |`);
   }
   return [
-    `Each run: ${RUN_MS / 1000} s of new UDP flows (scripts/lab/udp-flows.py: one datagram per flow, one client socket per 50,000 flows) from the VPC client`,
+    `Each run: ${RUN_MS / 1000} s of new UDP flows (native/bench/udp-flows.c: one datagram per flow, sendmmsg, one client socket per 50,000 flows) from the VPC client`,
     'through gw1 (MASQUERADE), plus 1 s to drain; conntrack UDP timeout 1 s. Both event sources run in the same lab, one after the other:',
     '`conntrack-tool` is the old `conntrack -E` child (the baseline), `netlink` the addon\'s reader (the default).',
     'Records = start records (NEW) plus end records (DESTROY, as conntrack\'s GC expires the entries; many land after the run).',

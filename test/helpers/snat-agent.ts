@@ -261,7 +261,7 @@ export interface RateOptions {
   /** New flows per second, for `ms`. */
   rate: number;
   ms: number;
-  /** Destination ports start here (one per flow; see scripts/lab/udp-flows.py). */
+  /** Destination ports start here (one per flow; see native/bench/udp-flows.c). */
   basePort: number;
 }
 
@@ -279,10 +279,10 @@ export function rateFlow(r: RateResult, i: number): { sport: number; dport: numb
   return { sport: r.sports[Math.floor(i / r.perSocket)]!, dport: r.basePort + (i % r.perSocket) };
 }
 
-/** New UDP flows at a fixed rate from the VPC client (scripts/lab/udp-flows.py). */
+/** New UDP flows at a fixed rate from the VPC client (native/bench/udp-flows.c, built by `make build`). */
 export async function udpFlowsAtRate(lab: Lab, o: RateOptions, from: LabNode = 'vpc'): Promise<RateResult> {
   // Each datagram's forwarding, NAT and conntrack event cost the sender's CPU: on a loaded machine the
   // run takes longer than o.ms (the callers report the rate reached), so the bound is generous.
-  const r = await lab.exec(from, ['python3', join(ROOT, 'scripts/lab/udp-flows.py'), JSON.stringify(o)], { timeout: o.ms * 6 + 30_000 });
+  const r = await lab.exec(from, [join(ROOT, 'native/out/udp-flows'), o.src, o.dst, String(o.rate), String(o.ms), String(o.basePort)], { timeout: o.ms * 6 + 30_000 });
   return JSON.parse(String(r.stdout).trim().split('\n').pop()!) as RateResult;
 }

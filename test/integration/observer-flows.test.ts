@@ -152,8 +152,16 @@ t.test('the observer on a lab gateway answers Kube-OVN\'s e2e expectations', asy
     // flows to the observer too). Their entries are removed first, so the active gauge may count
     // only the last scrape's own connection besides the test flows (all ended).
     await until('ended flows counted', async () => value(await scrape(), 'kube_ovn_vpc_egress_gateway_conntrack_nat_flows_ended_total') >= 4 || undefined);
-    await lab.exec('gw1', ['conntrack', '-D', '-s', '127.0.0.1'], { reject: false });
-    const m = await scrape();
+    // The deletion's DESTROY events reach the observer asynchronously (its reader thread hands them
+    // over in batches; CI once scraped before they were counted), so delete and scrape again until
+    // the gauge settles. Each scrape is itself a new NAT flow, which the next round deletes.
+    let m = '';
+    const settled = Date.now() + 10_000;
+    do {
+      await lab.exec('gw1', ['conntrack', '-D', '-s', '127.0.0.1'], { reject: false });
+      await sleep(300);
+      m = await scrape();
+    } while (value(m, 'kube_ovn_vpc_egress_gateway_conntrack_nat_flows_active') > 1 && Date.now() < settled);
     for (const [af, proto] of [['ipv4', 'tcp'], ['ipv4', 'udp'], ['ipv6', 'tcp'], ['ipv6', 'udp']]) {
       const l = [`address_family="${af}"`, `protocol="${proto}"`, 'nat_type="snat"'];
       t.ok(value(m, 'kube_ovn_vpc_egress_gateway_conntrack_nat_flows_started_total', ...l) >= 1, `${af}/${proto} started`);
