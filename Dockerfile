@@ -17,8 +17,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY agent ./agent
 COPY scripts ./scripts
-RUN npx tsc -p tsconfig.build.json \
- && make probe \
+RUN make dist/.stamp bundle probe \
  && npm prune --omit=dev
 
 # ---- runtime --------------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 // Structured JSON logging (pino). Pretty output only when a person is attached to a terminal.
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+// pino-pretty only for a person at a terminal: loaded then, from node_modules.
+const requireCjs = createRequire(import.meta.url);
 
 export type { Logger };
 
@@ -10,7 +14,10 @@ export function createLogger(level: string, opts: { pretty?: boolean; destinatio
   if (opts.destination) return pino(base, opts.destination as pino.DestinationStream);
   const pretty = opts.pretty ?? (process.stderr.isTTY === true && process.env.CI !== 'true');
   if (pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'HH:MM:ss.l' } } });
+    // As a stream in this thread, not a pino transport: a transport's worker thread loads its files
+    // by path from pino's own directory, which the bundled agent (dist/egress-agent.mjs) does not have.
+    const prettyStream = requireCjs('pino-pretty') as (o: object) => pino.DestinationStream;
+    return pino(base, prettyStream({ destination: 2, sync: true, translateTime: 'HH:MM:ss.l' }));
   }
   return pino(base, pino.destination({ dest: 2, sync: true }));
 }

@@ -46,9 +46,13 @@ t.test('build outputs copied from the build stage are produced by it', async (t)
     const rel = src.slice('/src/'.length);
     if (rel.startsWith('native/out/')) {
       t.match(makefile, new RegExp(`\\$\\(PROBE_OUT\\)/${rel.slice('native/out/'.length)}:`), `${rel} has a build rule`);
-      t.match(buildScript, /make probe/, 'the build stage runs make probe');
+      t.match(buildScript, /make [^\n]*\bprobe\b/, 'the build stage runs make probe');
     } else if (rel === 'dist') {
-      t.match(buildScript, /tsc -p tsconfig\.build\.json/);
+      // tsc (dist/.stamp) and the bundle the entrypoint runs (deploy/image/egress-agent).
+      t.match(buildScript, /make [^\n]*dist\/\.stamp [^\n]*\bbundle\b/, 'the build stage runs make dist/.stamp bundle');
+      t.match(makefile, /^\$\(BUNDLE\): dist\/\.stamp$/m, 'the bundle has a build rule');
+      t.match(makefile, /^BUNDLE := dist\/egress-agent\.mjs$/m);
+      t.match(readFileSync(join(root, 'deploy/image/egress-agent'), 'utf8'), /\/opt\/egress-agent\/dist\/egress-agent\.mjs/, 'the entrypoint runs the bundle');
     } else if (rel === 'build/Release/bfd.node') {
       t.match(readFileSync(join(root, 'binding.gyp'), 'utf8'), /"target_name": "bfd"/);
       t.match(buildScript, /npm ci/);
@@ -84,7 +88,7 @@ t.test('Kube-OVN drop-in paths, user, capabilities, entrypoint', async (t) => {
   t.ok(chown > 0 && chown < runtimeRun.indexOf('setcap cap_net_admin,cap_net_raw+ep /opt/egress-agent/node'), 'node copy owned by 65534, chowned before setcap');
   t.match(dockerfile, /^ENTRYPOINT \["\/usr\/local\/bin\/egress-agent", "run"\]$/m);
   const wrapper = readFileSync(join(root, 'deploy/image/egress-agent'), 'utf8');
-  t.match(wrapper, /exec \/opt\/egress-agent\/node .*\/opt\/egress-agent\/dist\/agent\/main\.js "\$@"/, 'the wrapper runs the capability-bearing node');
+  t.match(wrapper, /exec \/opt\/egress-agent\/node .*\/opt\/egress-agent\/dist\/egress-agent\.mjs "\$@"/, 'the wrapper runs the capability-bearing node');
   t.match(dockerfile, /chown 65534:65534 \/run\/egress-agent \/run\/kube-ovn\/bfdd-supervisor/, 'socket directories writable by the agent');
   // Kube-OVN v1.17's observability sidecar: uid 65534, NET_ADMIN only in the bounding set, so its
   // own node copy carries NET_ADMIN (conntrack events and dump); curl answers the liveness probe

@@ -42,7 +42,7 @@ t.test('the copied layout runs the CLI and the BFD engine', async (t) => {
     if (dest === 'node_modules') symlinkSync(from, to);
     else cpSync(from, to, { recursive: true });
   }
-  const main = join(dir, 'dist/agent/main.js');
+  const main = join(dir, 'dist/egress-agent.mjs');
   const version = execFileSync(process.execPath, [main, 'version', '--json'], { encoding: 'utf8' });
   t.match(JSON.parse(version), { version: /^\d+\.\d+\.\d+/, node: process.version }, 'egress-agent version');
 
