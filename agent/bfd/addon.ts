@@ -55,7 +55,7 @@ export interface NativeAddon {
   /** Bucket bounds of the per-session detection-lateness histogram, µs (spec.ts DETECT_LATENESS_BOUNDS_US). */
   detectLatenessBoundsUs: number[];
   /** The session limits the engine enforces (agent/lib/bfd-limits.ts holds the same numbers). */
-  limits: { minIntervalUs: number; maxIntervalUs: number; maxMultiplier: number };
+  limits: { minIntervalUs: number; maxIntervalUs: number; maxMultiplier: number; maxDrainGraceMs: number };
   Engine: new (onEvents: (events: NativeEvent[]) => void) => NativeEngine;
   /** MADV_PAGEOUT on the executable's read-only mappings (native/src/mem/release.h). */
   releaseExecutablePages(): PageRelease;

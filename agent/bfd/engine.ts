@@ -3,6 +3,7 @@
 // timers and detection never touch the event loop.
 import { EventEmitter } from 'node:events';
 import { canonicalIp } from '../lib/ip.js';
+import { MAX_DRAIN_GRACE_MS } from '../lib/bfd-limits.js';
 import { loadAddon, type NativeEngine, type NativeEvent } from './addon.js';
 import { assertSpec, DIAG_CODES, sessionName, toNativeSpec } from './spec.js';
 import type { BfdDiag, BfdEngineStats, BfdSessionDetail, BfdSessionSpec, BfdStateEvent } from './types.js';
@@ -125,8 +126,8 @@ export class BfdEngine extends EventEmitter<{ state: [BfdStateEvent] }> {
    * one detection time, or until graceMs, whichever is shorter. Resolves when that is done.
    */
   drain(graceMs: number): Promise<void> {
-    if (!Number.isFinite(graceMs) || graceMs < 0 || graceMs > 3_600_000)
-      return Promise.reject(new RangeError(`graceMs must be 0..3600000, got ${String(graceMs)}`));
+    if (!Number.isFinite(graceMs) || graceMs < 0 || graceMs > MAX_DRAIN_GRACE_MS)
+      return Promise.reject(new RangeError(`graceMs must be 0..${MAX_DRAIN_GRACE_MS}, got ${String(graceMs)}`));
     if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
       // The engine reports 'drained'; the timer only matters if its thread died.

@@ -9,3 +9,5 @@ export const MIN_INTERVAL_MS = 1;
 export const MAX_INTERVAL_MS = 3_600_000;
 /** Detect Mult is one byte on the wire (RFC 5880 4.1); Kube-OVN's supervisor refuses more too. */
 export const MAX_MULTIPLIER = 255;
+/** The longest drain the engine accepts (engine.drain's graceMs). */
+export const MAX_DRAIN_GRACE_MS = 3_600_000;

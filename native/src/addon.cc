@@ -280,7 +280,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     RequireRunning(info.Env());
     if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "graceMs must be a number");
     const double ms = info[0].As<Napi::Number>().DoubleValue();
-    if (!(ms >= 0 && ms <= 3600000)) throw Napi::RangeError::New(info.Env(), "graceMs must be 0..3600000");
+    if (!(ms >= 0 && ms <= bfd::kMaxDrainGraceMs))
+      throw Napi::RangeError::New(info.Env(), "graceMs must be 0.." + std::to_string(bfd::kMaxDrainGraceMs));
     engine_->drain(bfd::Micros(ms * 1000));
     return info.Env().Undefined();
   }
@@ -354,6 +355,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   limits.Set("minIntervalUs", double(bfd::kMinIntervalUs));
   limits.Set("maxIntervalUs", double(bfd::kMaxIntervalUs));
   limits.Set("maxMultiplier", double(bfd::kMaxMultiplier));
+  limits.Set("maxDrainGraceMs", double(bfd::kMaxDrainGraceMs));
   exports.Set("limits", limits);
   DefineConntrack(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 7));

@@ -89,6 +89,7 @@ t.test('the session limits of the addon are the ones config and the control sock
     minIntervalUs: limits.MIN_INTERVAL_MS * 1000,
     maxIntervalUs: limits.MAX_INTERVAL_MS * 1000,
     maxMultiplier: limits.MAX_MULTIPLIER,
+    maxDrainGraceMs: limits.MAX_DRAIN_GRACE_MS,
   });
 });
 

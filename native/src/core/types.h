@@ -13,6 +13,7 @@ constexpr uint32_t kSlowTxUs = 1000000;  // RFC 5880 §6.8.3: DesiredMinTx while
 constexpr uint32_t kMinIntervalUs = 1000;  // never advertise sub-millisecond intervals (OVN truncates to ms)
 constexpr uint32_t kMaxIntervalUs = 3600000000u;  // 1 h: the CRD bound of spec.bfd.minRX/minTX
 constexpr uint32_t kMaxMultiplier = 255;  // Detect Mult is one byte on the wire (RFC 5880 §4.1)
+constexpr uint32_t kMaxDrainGraceMs = 3600000;  // a drain longer than an hour is a mistake, not a grace period
 
 enum class State : uint8_t { AdminDown = 0, Down = 1, Init = 2, Up = 3 };
 
