@@ -3,9 +3,15 @@
 import { connect } from 'node:net';
 import { lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { PROTOCOL_VERSION, type Command, type Reply } from './protocol.js';
+import { PROTOCOL_VERSION, type Command, type ErrorCode, type Reply } from './protocol.js';
 
-export class ControlError extends Error {}
+/** The CLI's failure to get an answer; `code` is the agent's (protocol.ts ERROR_CODES) when it answered with an error. */
+export class ControlError extends Error {
+  constructor(message: string, readonly code?: ErrorCode) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 
@@ -71,7 +77,7 @@ export async function request(path: string, cmd: Command, args: Record<string, u
   } catch {
     throw new ControlError(`the agent on ${path} sent a malformed reply: ${line.slice(0, 200)}`);
   }
-  if (!reply.ok) throw new ControlError(reply.error);
+  if (!reply.ok) throw new ControlError(reply.error, reply.code);
   return reply.result;
 }
 

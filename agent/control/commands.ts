@@ -8,7 +8,7 @@ import type { AgentStatus, ApplyStats, ReloadRecord, SessionSelector, SessionVie
 import { MAX_INTERVAL_MS, MAX_MULTIPLIER } from '../lib/bfd-limits.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import type { ApplyResult, DataplaneStatus } from '../reconcile/types.js';
-import type { Request } from './protocol.js';
+import { ControlCommandError, type Request } from './protocol.js';
 import type { ControlHandler } from './server.js';
 
 export interface DataplaneView {
@@ -38,12 +38,14 @@ export interface AgentControl {
   probeLine(request: string): string;
 }
 
+const badArgument = (message: string) => new ControlCommandError('BAD_ARGUMENT', message);
+
 /** Longest event-loop block the debug command accepts. */
 export const MAX_BLOCK_MS = 60_000;
 
 function ip(req: Request, name: string): string {
   const v = req[name];
-  if (typeof v !== 'string' || !isIP(v)) throw new Error(`argument "${name}" must be an IPv4 or IPv6 address, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !isIP(v)) throw badArgument(`argument "${name}" must be an IPv4 or IPv6 address, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -56,7 +58,7 @@ function positiveInt(req: Request, name: string, max: number): number | undefine
   const v = req[name];
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-    throw new Error(`argument "${name}" must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
+    throw badArgument(`argument "${name}" must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
   }
   return v;
 }
@@ -82,7 +84,7 @@ export function createControlHandler(agent: AgentControl, opts: { debugCommands?
     'bfd.adminDown': (req) => {
       const diag = req.diag;
       if (diag !== undefined && !DIAG_NAMES.includes(diag as BfdDiag)) {
-        throw new Error(`argument "diag" must be one of ${DIAG_NAMES.join(', ')}, got ${JSON.stringify(diag)}`);
+        throw badArgument(`argument "diag" must be one of ${DIAG_NAMES.join(', ')}, got ${JSON.stringify(diag)}`);
       }
       return { sessions: agent.adminDown(selector(req), diag as BfdDiag | undefined) };
     },
@@ -94,28 +96,28 @@ export function createControlHandler(agent: AgentControl, opts: { debugCommands?
         multiplier: positiveInt(req, 'multiplier', MAX_MULTIPLIER),
       };
       const set = Object.fromEntries(Object.entries(timers).filter(([, v]) => v !== undefined));
-      if (!Object.keys(set).length) throw new Error('give at least one of "minTxMs", "minRxMs", "multiplier"');
+      if (!Object.keys(set).length) throw badArgument('give at least one of "minTxMs", "minRxMs", "multiplier"');
       return { sessions: agent.setTimers(selector(req), set) };
     },
     reload: () => agent.reload(),
     logLevel: (req) => {
       const level = req.level;
       if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
-        throw new Error(`argument "level" must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+        throw badArgument(`argument "level" must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
       }
       return agent.setLogLevel(level);
     },
     'debug.blockEventLoop': (req) => {
-      if (!opts.debugCommands) throw new Error('debug commands are off (they are for tests: set EGRESS_AGENT_DEBUG_COMMANDS=true or --debug-commands)');
+      if (!opts.debugCommands) throw new ControlCommandError('DISABLED', 'debug commands are off (they are for tests: set EGRESS_AGENT_DEBUG_COMMANDS=true or --debug-commands)');
       const ms = req.ms;
       if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_BLOCK_MS) {
-        throw new Error(`argument "ms" must be a number from 0 to ${MAX_BLOCK_MS}, got ${JSON.stringify(ms)}`);
+        throw badArgument(`argument "ms" must be a number from 0 to ${MAX_BLOCK_MS}, got ${JSON.stringify(ms)}`);
       }
       return { blockedMs: blockEventLoop(ms) };
     },
     'compat.bfddControl': (req) => {
       const args = req.args;
-      if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw new Error('argument "args" must be an array of strings');
+      if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw badArgument('argument "args" must be an array of strings');
       return agent.bfddControl(args as string[]);
     },
   };

@@ -5,7 +5,7 @@ import { chmod, link, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { statSync } from 'node:fs';
 import type { Logger } from '../lib/log.js';
-import { errorReply, MAX_LINE_BYTES, okReply, parseRequest, type Request } from './protocol.js';
+import { errorCodeOf, errorReply, MAX_LINE_BYTES, okReply, parseRequest, type Request } from './protocol.js';
 import { prepareSocketPath } from './socket-file.js';
 
 export interface ControlHandler {
@@ -153,7 +153,7 @@ export class ControlServer {
         // and close within a second whatever the client does.
         refused = true;
         buf = '';
-        sock.end(JSON.stringify(errorReply(null, `request line longer than ${MAX_LINE_BYTES} bytes`)) + '\n');
+        sock.end(JSON.stringify(errorReply(null, `request line longer than ${MAX_LINE_BYTES} bytes`, 'BAD_REQUEST')) + '\n');
         sock.resume();
         setTimeout(() => sock.destroy(), REFUSED_LINGER_MS).unref();
         return;
@@ -176,16 +176,17 @@ export class ControlServer {
     const parsed = parseRequest(line);
     let reply;
     if (!parsed.ok) {
-      reply = errorReply(parsed.id ?? null, parsed.error);
+      reply = errorReply(parsed.id ?? null, parsed.error, parsed.code);
     } else {
       try {
         reply = okReply(parsed.req.id ?? null, await this.handler.command(parsed.req));
       } catch (err) {
         const message = (err as Error).message;
+        const code = errorCodeOf(err);
         this.stats.failures++;
         this.stats.lastError = `${parsed.req.cmd}: ${message}`;
-        this.log.warn({ cmd: parsed.req.cmd, err: message }, 'control command failed');
-        reply = errorReply(parsed.req.id ?? null, message);
+        this.log.warn({ cmd: parsed.req.cmd, code, err: message }, 'control command failed');
+        reply = errorReply(parsed.req.id ?? null, message, code);
       }
     }
     return JSON.stringify(reply) + '\n';

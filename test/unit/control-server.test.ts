@@ -6,7 +6,9 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeConnectError, probe, request } from '../../agent/control/client.js';
+import { createControlHandler, type AgentControl } from '../../agent/control/commands.js';
 import { parseRequest } from '../../agent/control/protocol.js';
+import { NoSuchSessionError } from '../../agent/daemon/bfd-sessions.js';
 import { ControlServer, type ControlHandler } from '../../agent/control/server.js';
 import { prepareSocketPath } from '../../agent/control/socket-file.js';
 import { memoryLogger } from '../helpers/daemon-fakes.js';
@@ -57,7 +59,7 @@ t.test('line-delimited JSON, several requests on one connection, answered in ord
   const out = await raw(path, '{"v":1,"id":1,"cmd":"status"}\n{"v":1,"id":"two","cmd":"reload"}\n{"v":1,"id":3,"cmd":"status"}\n', 3);
   t.same(out.map((l) => JSON.parse(l)), [
     { v: 1, id: 1, ok: true, result: { echo: 1 } },
-    { v: 1, id: 'two', ok: false, error: 'file /x: not JSON' },
+    { v: 1, id: 'two', ok: false, error: 'file /x: not JSON', code: 'FAILED' },
     { v: 1, id: 3, ok: true, result: { echo: 3 } },
   ]);
 });
@@ -70,19 +72,19 @@ t.test('plain-text probe requests: one reply line, then the server closes', asyn
 });
 
 t.test('protocol errors name the problem', async (t) => {
-  t.same(parseRequest('nope'), { ok: false, error: 'request is not valid JSON: Unexpected token \'o\', "nope" is not valid JSON' });
-  t.same(parseRequest('[1]'), { ok: false, error: 'request must be a JSON object' });
-  t.match(parseRequest('{"v":2,"id":5,"cmd":"status"}'), { ok: false, id: 5, error: 'unsupported protocol version 2 (this agent speaks v1)' });
-  t.match(parseRequest('{"v":1,"cmd":"rm -rf"}'), { ok: false, error: /^unknown command "rm -rf"; known: status, / });
+  t.same(parseRequest('nope'), { ok: false, error: 'request is not valid JSON: Unexpected token \'o\', "nope" is not valid JSON', code: 'BAD_REQUEST' });
+  t.same(parseRequest('[1]'), { ok: false, error: 'request must be a JSON object', code: 'BAD_REQUEST' });
+  t.match(parseRequest('{"v":2,"id":5,"cmd":"status"}'), { ok: false, id: 5, error: 'unsupported protocol version 2 (this agent speaks v1)', code: 'UNSUPPORTED_VERSION' });
+  t.match(parseRequest('{"v":1,"cmd":"rm -rf"}'), { ok: false, error: /^unknown command "rm -rf"; known: status, /, code: 'UNKNOWN_COMMAND' });
   const { path } = await server(t);
   const long = await raw(path, '{' + 'x'.repeat(70 * 1024), 1);
-  t.match(JSON.parse(long[0]!), { ok: false, error: 'request line longer than 65536 bytes' });
+  t.match(JSON.parse(long[0]!), { ok: false, error: 'request line longer than 65536 bytes', code: 'BAD_REQUEST' });
 });
 
 t.test('client: results, agent errors, and what to do when there is no agent', async (t) => {
   const { path, dir } = await server(t);
   t.same(await request(path, 'status'), { echo: 1 });
-  await t.rejects(request(path, 'reload'), { message: 'file /x: not JSON' });
+  await t.rejects(request(path, 'reload'), { message: 'file /x: not JSON', code: 'FAILED' });
   const missing = join(dir, 'none.sock');
   await t.rejects(request(missing, 'status'), { message: `no agent is listening on ${missing}: is egress-agent run running?` });
   const stale = join(dir, 'stale.sock');
@@ -91,6 +93,25 @@ t.test('client: results, agent errors, and what to do when there is no agent', a
   const uid = statSync(path).uid;
   const e = describeConnectError(path, Object.assign(new Error('connect EACCES'), { code: 'EACCES' }));
   t.match(e.message, `permission denied on ${path}: the socket is mode 0600 owned by uid ${uid}; run as that user (you are uid `);
+});
+
+t.test('replies carry a code for programs: decided on the error\'s type, never its text', async (t) => {
+  // The real command table over a real socket, with an agent whose session lookups all miss.
+  const agent = {
+    adminDown: () => { throw new NoSuchSessionError('no BFD session local 10.0.0.1 remote 10.0.0.2'); },
+  } as unknown as AgentControl;
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-ctl-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'control.sock');
+  const s = new ControlServer(path, createControlHandler(agent), memoryLogger().log);
+  await s.start();
+  t.teardown(() => s.close());
+  await t.rejects(request(path, 'bfd.adminDown', { local: '10.0.0.1', remote: '10.0.0.2' }), { code: 'NO_SUCH_SESSION', message: /^no BFD session/ });
+  await t.rejects(request(path, 'bfd.adminDown', { local: 'nope', remote: '10.0.0.2' }), { code: 'BAD_ARGUMENT', message: /^argument "local"/ });
+  await t.rejects(request(path, 'bfd.setTimers', { local: '10.0.0.1', remote: '10.0.0.2' }), { code: 'BAD_ARGUMENT' });
+  await t.rejects(request(path, 'debug.blockEventLoop', { ms: 1 }), { code: 'DISABLED' });
+  const [line] = await raw(path, '{"v":1,"id":7,"cmd":"logLevel","level":"loud"}\n', 1);
+  t.match(JSON.parse(line!), { v: 1, id: 7, ok: false, code: 'BAD_ARGUMENT', error: /^argument "level" must be one of/ }, 'on the wire');
 });
 
 t.test('client timeout when the agent does not answer', async (t) => {
