@@ -32,7 +32,7 @@ WORKDIR /opt/egress-agent
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY --from=build /src/build/Release/bfd.node ./build/Release/bfd.node
+COPY --from=build /src/build/Release/egress_native.node ./build/Release/egress_native.node
 COPY deploy/image/egress-agent /usr/local/bin/egress-agent
 COPY --from=build /src/native/out/egress-agent-probe /src/native/out/bfdd-control /usr/local/bin/
 # Kube-OVN's paths (docs/kube-ovn-contract.md §3).

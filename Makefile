@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 NPM_STAMP := node_modules/.package-lock.json
-ADDON := build/Release/bfd.node
+ADDON := build/Release/egress_native.node
 NATIVE_SRC := $(shell find native/src -name '*.cc' -o -name '*.h' 2>/dev/null) binding.gyp
 TS_SRC := $(shell find agent scripts -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json
 

@@ -1,9 +1,10 @@
 {
   "targets": [
     {
-      "target_name": "bfd",
+      "target_name": "egress_native",
       "sources": [
         "native/src/addon.cc",
+        "native/src/bfd/engine_wrap.cc",
         "native/src/core/auth.cc",
         "native/src/core/digest.cc",
         "native/src/core/event_queue.cc",
@@ -13,12 +14,13 @@
         "native/src/io/engine.cc",
         "native/src/io/sockets.cc",
         "native/src/io/rtnl_socket.cc",
-        "native/src/rtnl_reader.cc",
-        "native/src/ct_reader.cc",
+        "native/src/netlink/rtnl_reader.cc",
+        "native/src/netlink/ct_reader.cc",
         "native/src/io/ct_parse.cc",
         "native/src/io/ct_json.cc",
         "native/src/io/ct_dump.cc",
-        "native/src/mem/release.cc"
+        "native/src/mem/release.cc",
+        "native/src/mem/release_napi.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -4,8 +4,8 @@ NATIVE_OUT := native/out
 NATIVE_CXX ?= clang++
 NATIVE_CORE := $(wildcard native/src/core/*.cc)
 NATIVE_CORE_H := $(wildcard native/src/core/*.h)
-# Memory release (mem/): tested here too, with real mappings.
-NATIVE_MEM := $(wildcard native/src/mem/*.cc) $(wildcard native/src/mem/*.h)
+# Memory release (mem/, without its N-API glue): tested here too, with real mappings.
+NATIVE_MEM := native/src/mem/release.cc native/src/mem/release.h
 # The rtnetlink batch filler is I/O-side but syscall-free (the read is injected): tested here too.
 NATIVE_RTNL_H := native/src/io/rtnl_batch.h
 # The conntrack message parser and record-line formatter: syscall-free, tested and fuzzed here.

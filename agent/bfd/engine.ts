@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { canonicalIp } from '../lib/ip.js';
 import { MAX_DRAIN_GRACE_MS } from '../lib/bfd-limits.js';
-import { loadAddon, type NativeEngine, type NativeEvent } from './addon.js';
+import { loadBfdNative, type NativeEngine, type NativeEvent } from './native.js';
 import { assertSpec, DIAG_CODES, sessionName, toNativeSpec } from './spec.js';
 import type { BfdDiag, BfdEngineStats, BfdSessionDetail, BfdSessionSpec, BfdStateEvent } from './types.js';
 
@@ -12,7 +12,7 @@ import type { BfdDiag, BfdEngineStats, BfdSessionDetail, BfdSessionSpec, BfdStat
 export type BfdSessionChange = Partial<Omit<BfdSessionSpec, 'local' | 'remote' | 'localDiscr'>>;
 
 export interface BfdEngineOptions {
-  /** Explicit path of bfd.node (tests, unusual layouts); default: the package build. */
+  /** Explicit path of egress_native.node (tests, unusual layouts); default: the package build. */
   addonPath?: string;
   /**
    * SCHED_FIFO priority (1..99) for the engine thread, so a busy node cannot delay transmissions
@@ -48,8 +48,8 @@ export class BfdEngine extends EventEmitter<{ state: [BfdStateEvent] }> {
     const rt = opts.realtimePriority ?? 0;
     if (!Number.isInteger(rt) || rt < 0 || rt > 99) throw new RangeError(`realtimePriority must be an integer in 0..99, got ${String(rt)}`);
     this.realtimePriority = rt;
-    const addon = loadAddon(opts.addonPath);
-    this.native = new addon.Engine((events) => this.onNative(events));
+    const native = loadBfdNative(opts.addonPath);
+    this.native = new native.Engine((events) => this.onNative(events));
   }
 
   start(): void {

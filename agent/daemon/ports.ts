@@ -3,7 +3,7 @@
 import type { BfdDiag, BfdRxSocket, BfdSessionSpec, BfdSessionState, BfdStateEvent } from '../bfd/types.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { ApplyResult, DataplaneReconciler } from '../reconcile/types.js';
-import type { PageRelease } from '../bfd/addon.js';
+import type { PageRelease } from '../native/mem.js';
 import type { Logger } from '../lib/log.js';
 import type { SnatRecordsConfig } from '../config/snat-records.js';
 import type { SnatStatus } from '../snat/types.js';

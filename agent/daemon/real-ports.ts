@@ -1,12 +1,12 @@
 // The daemon's ports bound to the real modules. Each is imported on first use so that the CLI's
 // light verbs never load them.
-import { loadAddon } from '../bfd/addon.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../lib/log.js';
 import type { Clock, DaemonPorts, ServerPorts } from './ports.js';
 import { ControlServer } from '../control/server.js';
 import { HealthServer } from '../health/server.js';
 import { guardedInterval, guardedTimeout } from '../lib/guard.js';
+import { releaseExecutablePages } from '../native/mem.js';
 
 /** `flags` are the commander options of `run` (camelCase), as agent/config expects them. */
 export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPorts {
@@ -55,7 +55,7 @@ export function realPorts(flags: Record<string, unknown>, log: Logger): DaemonPo
       };
     },
     releaseStartupPages() {
-      return loadAddon().releaseExecutablePages();
+      return releaseExecutablePages();
     },
     async createSnatRecorder(config, logger) {
       const { SnatRecorder } = await import('../snat/recorder.js');

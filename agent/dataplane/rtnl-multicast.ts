@@ -1,5 +1,5 @@
 // rtnetlink change notifications (links, addresses, routes, rules, neighbours) through the addon's
-// own reader (native/src/rtnl_reader.cc), not the `netlink` package: that package aborts the whole
+// own reader (native/src/netlink/rtnl_reader.cc), not the `netlink` package: that package aborts the whole
 // process when its multicast socket overflows (its native poll callback throws a C++ exception
 // through libuv when epoll reports the pending ENOBUFS), and it caps the receive buffer at the
 // node's net.core.rmem_max. Here an overflow is counted and reported as a 'loss' (the listeners
@@ -7,7 +7,7 @@
 // CAP_NET_ADMIN. Messages are still parsed with the package's `rt` module.
 import { EventEmitter } from 'node:events';
 import { rt } from 'netlink';
-import { loadAddon, type NativeRtnlReader, type RtnlBatchCallback } from '../bfd/addon.js';
+import { netlinkNative, type NativeNetlinkReader, type RtnlBatchCallback } from '../native/netlink.js';
 import { guardedTimeout } from '../lib/guard.js';
 
 /**
@@ -59,7 +59,7 @@ interface MulticastEvents {
   loss: [reason: string];
 }
 
-export type OpenReader = (groups: number[], receiveBufferBytes: number, onBatch: RtnlBatchCallback) => NativeRtnlReader;
+export type OpenReader = (groups: number[], receiveBufferBytes: number, onBatch: RtnlBatchCallback) => NativeNetlinkReader;
 
 export interface MulticastOptions {
   /** The native reader (tests pass a fake). */
@@ -70,11 +70,11 @@ export interface MulticastOptions {
 
 const CLOSED = { receiveBufferBytes: 0, forced: false, portId: 0 };
 
-const openNative: OpenReader = (groups, bytes, onBatch) => new (loadAddon().RtnlReader)(groups, bytes, onBatch);
+const openNative: OpenReader = (groups, bytes, onBatch) => new (netlinkNative().RtnlReader)(groups, bytes, onBatch);
 
 /** Listens to rtnetlink multicast groups; emits 'message' per notification and 'loss' when some were lost. */
 export class RtnlMulticast extends EventEmitter<MulticastEvents> {
-  private reader: NativeRtnlReader | undefined;
+  private reader: NativeNetlinkReader | undefined;
   private info: Pick<MulticastStats, 'receiveBufferBytes' | 'forced' | 'portId'> = CLOSED;
   private overflows = 0;
   private truncated = 0;
@@ -121,7 +121,7 @@ export class RtnlMulticast extends EventEmitter<MulticastEvents> {
     this.info = { receiveBufferBytes, forced, portId };
   }
 
-  private onBatch(from: NativeRtnlReader, datagrams: Buffer | null, overflows: number, truncated: number, error: string | null): void {
+  private onBatch(from: NativeNetlinkReader, datagrams: Buffer | null, overflows: number, truncated: number, error: string | null): void {
     if (from !== this.reader) return; // a batch of a reader already closed
     let broken: string | undefined;
     if (datagrams) {

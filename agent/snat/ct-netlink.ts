@@ -1,10 +1,10 @@
 // The kernel's conntrack events through the addon's own NETLINK_NETFILTER reader
-// (native/src/ct_reader.cc): the NEW and DESTROY groups on a socket whose buffer is forced with
+// (native/src/netlink/ct_reader.cc): the NEW and DESTROY groups on a socket whose buffer is forced with
 // SO_RCVBUFFORCE (the `conntrack` tool leaves its event socket at the node's rmem_default, see
 // docs/snat-records.md), messages parsed in C++ into fixed-size records, one JS call per batch.
 // Overflows (ENOBUFS) are counted, and the socket's drop counter says exactly how many events the
 // kernel could not queue. Also the table dump used to resynchronise after a loss.
-import { loadAddon, type ConntrackBatchCallback, type NativeRtnlReader } from '../bfd/addon.js';
+import { netlinkNative, type ConntrackBatchCallback, type NativeNetlinkReader } from '../native/netlink.js';
 import { formatIp } from '../lib/ip.js';
 import type { PortKeySpec } from './port-capacity.js';
 import type { ConntrackEvent, TupleSide } from './types.js';
@@ -121,9 +121,9 @@ export interface ConntrackEventSource {
   drops(): number | null;
 }
 
-export type OpenConntrackReader = (groups: number[], receiveBufferBytes: number, onBatch: ConntrackBatchCallback) => NativeRtnlReader;
+export type OpenConntrackReader = (groups: number[], receiveBufferBytes: number, onBatch: ConntrackBatchCallback) => NativeNetlinkReader;
 
-const openNative: OpenConntrackReader = (groups, bytes, onBatch) => new (loadAddon().ConntrackReader)(groups, bytes, onBatch);
+const openNative: OpenConntrackReader = (groups, bytes, onBatch) => new (netlinkNative().ConntrackReader)(groups, bytes, onBatch);
 
 export interface NetlinkConntrackOptions {
   /** Multicast groups (CONNTRACK_GROUPS); default NEW and DESTROY. */
@@ -132,7 +132,7 @@ export interface NetlinkConntrackOptions {
 }
 
 export class NetlinkConntrackEvents implements ConntrackEventSource {
-  private reader: NativeRtnlReader | undefined;
+  private reader: NativeNetlinkReader | undefined;
   private readonly groups: number[];
   private readonly open: OpenConntrackReader;
 
@@ -182,9 +182,9 @@ export class NetlinkConntrackEvents implements ConntrackEventSource {
   }
 }
 
-/** The SNAT record lines of a batch, formatted natively (see NativeAddon.formatSnatLines). */
+/** The SNAT record lines of a batch, formatted natively (see NetlinkNative.formatSnatLines). */
 export function formatSnatLines(records: Buffer, receivedAtMs: number, starts: boolean): { lines: Buffer; snat: Uint8Array; ends: Uint32Array } {
-  return loadAddon().formatSnatLines(records, receivedAtMs, starts);
+  return netlinkNative().formatSnatLines(records, receivedAtMs, starts);
 }
 
 /**
@@ -192,10 +192,10 @@ export function formatSnatLines(records: Buffer, receivedAtMs: number, starts: b
  * runs, so the caller can reconcile its state with the dump without interleaving.
  */
 export function dumpConntrack(onEntry: (ev: ConntrackEvent) => void): { entries: number; malformed: number; interrupted: boolean } {
-  const addon = loadAddon();
+  const native = netlinkNative();
   const total = { entries: 0, malformed: 0, interrupted: false };
   for (const family of [4, 6] as const) {
-    const r = addon.conntrackDump(family, (chunk) => decodeRecords(chunk, onEntry));
+    const r = native.conntrackDump(family, (chunk) => decodeRecords(chunk, onEntry));
     total.entries += r.entries;
     total.malformed += r.malformed;
     total.interrupted ||= r.interrupted;

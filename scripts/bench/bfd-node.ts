@@ -8,7 +8,7 @@ import type { BfdSessionSpec } from '../../agent/bfd/types.js';
 
 const arg = process.argv[2] ?? '[]';
 const specs = JSON.parse(arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg) as BfdSessionSpec[];
-// BENCH_BFD_ADDON: path of another bfd.node build, to compare two builds in one session.
+// BENCH_BFD_ADDON: path of another egress_native.node build, to compare two builds in one session.
 const engine = new BfdEngine({ realtimePriority: Number(process.env.BENCH_BFD_RT ?? 0), addonPath: process.env.BENCH_BFD_ADDON || undefined });
 const out = (o: unknown): void => { process.stdout.write(JSON.stringify(o) + '\n'); };
 engine.on('state', (ev) => out({ type: 'state', ...ev }));

@@ -20,7 +20,7 @@ const PROTOS: EchoProto[] = ['tcp', 'udp'];
 t.setTimeout(240_000);
 t.equal(process.getuid?.(), 0, 'e2e tests run as root (CI does); not skipping');
 await ensureBuilt();
-t.ok(existsSync(join(ROOT, 'build/Release/bfd.node')), 'native BFD addon is built (npm run build:native)');
+t.ok(existsSync(join(ROOT, 'build/Release/egress_native.node')), 'native BFD addon is built (npm run build:native)');
 
 // Slack over the BFD detection time for a loaded 2-CPU machine (kill latency, bfdd scheduling).
 const DETECT_SLACK_MS = 300;

@@ -40,8 +40,8 @@ function missing(run: RateResult, recs: RecordLine[], kind: 'start' | 'end'): st
 // In gw1's namespace: counts the addon conntrack reader's calls into JavaScript and the NEW records
 // they carry; prints one line when subscribed and one summary on 'stop' (stdin).
 const BATCH_COUNTER = `
-const { loadAddon } = await import(process.argv[1] + '/agent/bfd/addon.js');
-const a = loadAddon();
+const { netlinkNative } = await import(process.argv[1] + '/agent/native/netlink.js');
+const a = netlinkNative();
 let batches = 0, records = 0;
 const reader = new a.ConntrackReader([1], 8 << 20, (recs) => { batches++; if (recs) records += recs.length / a.conntrackRecordBytes; });
 process.stdout.write('subscribed\\n');

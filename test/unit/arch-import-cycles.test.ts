@@ -138,6 +138,13 @@ t.test('the import scan sees the folders and the on-demand verb imports', async 
   t.ok(edges.get('daemon')?.has('config'), 'daemon -> config (static import)');
   t.ok(edges.get('.')?.has('commands'), 'cli.ts -> commands (template import of agent/commands/<verb>.js)');
   t.ok(edges.get('daemon')?.has('reconcile'), 'daemon -> reconcile (dynamic import in real-ports.ts)');
+  t.ok(edges.get('dataplane')?.has('native') && edges.get('snat')?.has('native'), 'dataplane and snat -> native (the netlink readers)');
+});
+
+t.test('agent/native/ is a leaf; the netlink readers are not reached through bfd/', async (t) => {
+  t.same([...(edges.get('native')?.keys() ?? [])], ['lib'], 'native imports lib only');
+  t.notOk(edges.get('dataplane')?.has('bfd'), 'dataplane does not import bfd');
+  t.notOk(edges.get('snat')?.has('bfd'), 'snat does not import bfd');
 });
 
 t.test('the cycle finder finds a planted cycle and names its files', async (t) => {

@@ -58,9 +58,8 @@ t.test('argument validation happens before the engine is touched', async (t) => 
 });
 
 t.test('the native layer checks its inputs too', async (t) => {
-  const { loadAddon } = await import('../../agent/bfd/addon.js');
-  const addon = loadAddon();
-  const n = new addon.Engine(() => undefined);
+  const { loadBfdNative } = await import('../../agent/bfd/native.js');
+  const n = new (loadBfdNative().Engine)(() => undefined);
   t.throws(() => n.addSession({} as never), /engine is not running/);
   n.start();
   t.teardown(() => n.close());
@@ -77,15 +76,15 @@ t.test('the native layer checks its inputs too', async (t) => {
 });
 
 t.test('the detection-lateness histogram bounds of the addon are the ones the metrics use', async (t) => {
-  const { loadAddon } = await import('../../agent/bfd/addon.js');
+  const { loadBfdNative } = await import('../../agent/bfd/native.js');
   const { DETECT_LATENESS_BOUNDS_US } = await import('../../agent/bfd/spec.js');
-  t.same(loadAddon().detectLatenessBoundsUs, DETECT_LATENESS_BOUNDS_US);
+  t.same(loadBfdNative().detectLatenessBoundsUs, DETECT_LATENESS_BOUNDS_US);
 });
 
 t.test('the session limits of the addon are the ones config and the control socket check', async (t) => {
-  const { loadAddon } = await import('../../agent/bfd/addon.js');
+  const { loadBfdNative } = await import('../../agent/bfd/native.js');
   const limits = await import('../../agent/lib/bfd-limits.js');
-  t.same(loadAddon().limits, {
+  t.same(loadBfdNative().limits, {
     minIntervalUs: limits.MIN_INTERVAL_MS * 1000,
     maxIntervalUs: limits.MAX_INTERVAL_MS * 1000,
     maxMultiplier: limits.MAX_MULTIPLIER,

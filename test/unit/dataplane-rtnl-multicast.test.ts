@@ -3,7 +3,7 @@
 // replaced (and retried while it cannot be).
 import t from 'tap';
 import { AttrStream, rt } from 'netlink';
-import type { NativeRtnlReader, RtnlBatchCallback } from '../../agent/bfd/addon.js';
+import type { NativeNetlinkReader, RtnlBatchCallback } from '../../agent/native/netlink.js';
 import { RECEIVE_BUFFER_BYTES, RtnlMulticast, splitMessages, type OpenReader } from '../../agent/dataplane/rtnl-multicast.js';
 
 /** One nlmsghdr-framed message, as the kernel sends it (length without trailing padding). */
@@ -63,7 +63,7 @@ class FakeReaders {
     }
     const r = { groups, bytes, onBatch, closed: false };
     this.readers.push(r);
-    const native: NativeRtnlReader = {
+    const native: NativeNetlinkReader = {
       close: () => {
         r.closed = true;
       },

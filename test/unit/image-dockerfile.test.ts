@@ -53,8 +53,8 @@ t.test('build outputs copied from the build stage are produced by it', async (t)
       t.match(makefile, /^\$\(BUNDLE\): dist\/\.stamp$/m, 'the bundle has a build rule');
       t.match(makefile, /^BUNDLE := dist\/egress-agent\.mjs$/m);
       t.match(readFileSync(join(root, 'deploy/image/egress-agent'), 'utf8'), /\/opt\/egress-agent\/dist\/egress-agent\.mjs/, 'the entrypoint runs the bundle');
-    } else if (rel === 'build/Release/bfd.node') {
-      t.match(readFileSync(join(root, 'binding.gyp'), 'utf8'), /"target_name": "bfd"/);
+    } else if (rel === 'build/Release/egress_native.node') {
+      t.match(readFileSync(join(root, 'binding.gyp'), 'utf8'), /"target_name": "egress_native"/);
       t.match(buildScript, /npm ci/);
     } else {
       t.ok(['package.json', 'node_modules'].includes(rel), `${rel} is a known input`);

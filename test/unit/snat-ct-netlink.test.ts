@@ -3,7 +3,7 @@
 // socket), with a fake native reader.
 import t from 'tap';
 import { CONNTRACK_GROUPS, decodeRecords, NetlinkConntrackEvents, type ConntrackEventHandlers } from '../../agent/snat/ct-netlink.js';
-import type { ConntrackBatchCallback, NativeRtnlReader } from '../../agent/bfd/addon.js';
+import type { ConntrackBatchCallback, NativeNetlinkReader } from '../../agent/native/netlink.js';
 import type { ConntrackEvent } from '../../agent/snat/types.js';
 
 /** One record as the native side writes it. */
@@ -69,7 +69,7 @@ t.test('one batch: events, malformed messages, overflows, then a failed socket',
   const source = new NetlinkConntrackEvents(1 << 20, handlers, { open: (groups, bytes, cb) => {
     t.same([groups, bytes], [[1, 3], 1 << 20], 'the NEW and DESTROY groups, the configured buffer');
     onBatch = cb;
-    const r: NativeRtnlReader = { close: () => { closed = true; }, info: () => ({ portId: 5, receiveBufferBytes: 2 << 20, forced: true, drops: 3 }) };
+    const r: NativeNetlinkReader = { close: () => { closed = true; }, info: () => ({ portId: 5, receiveBufferBytes: 2 << 20, forced: true, drops: 3 }) };
     return r;
   } });
   await source.start();
@@ -87,8 +87,8 @@ t.test('one batch: events, malformed messages, overflows, then a failed socket',
 });
 
 t.test('the record size is the addon\'s; the update group is asked for by name', async (t) => {
-  const { loadAddon } = await import('../../agent/bfd/addon.js');
-  t.equal(loadAddon().conntrackRecordBytes, 144);
+  const { netlinkNative } = await import('../../agent/native/netlink.js');
+  t.equal(netlinkNative().conntrackRecordBytes, 144);
   let asked: number[] = [];
   const source = new NetlinkConntrackEvents(1 << 20, { onEvent: () => undefined, onParseError: () => undefined, onOverflow: () => undefined, onExit: () => undefined }, {
     groups: [CONNTRACK_GROUPS.new, CONNTRACK_GROUPS.update, CONNTRACK_GROUPS.destroy],

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../agent/lib/log.js';
 import { parseIp } from '../../agent/lib/ip.js';
-import type { ConntrackBatchCallback } from '../../agent/bfd/addon.js';
+import type { ConntrackBatchCallback } from '../../agent/native/netlink.js';
 import { classifyFlow } from '../../agent/snat/classify.js';
 import { DEFAULT_SNAT_RECORDS } from '../../agent/config/snat-records.js';
 import { parseConntrackXmlLine } from '../../agent/snat/conntrack-xml.js';

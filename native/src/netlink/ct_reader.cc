@@ -1,7 +1,7 @@
 // Conntrack events (NETLINK_NETFILTER, the groups the caller names: NEW, UPDATE, DESTROY): each batch of datagrams is
 // parsed here (io/ct_parse.h) into one Buffer of fixed-size records, so JS decodes flat fields and
 // never walks netlink attributes. Plus conntrackDump(family, onChunk): the table, for resyncs.
-#include "ct_reader.h"
+#include "netlink/ct_reader.h"
 
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -12,7 +12,7 @@
 #include "io/ct_dump.h"
 #include "io/ct_json.h"
 #include "io/ct_parse.h"
-#include "nl_reader.h"
+#include "netlink/nl_reader.h"
 
 namespace {
 

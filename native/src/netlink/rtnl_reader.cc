@@ -1,9 +1,9 @@
 // rtnetlink change notifications: the datagrams as read, for JS to split and parse (see nl_reader.h).
-#include "rtnl_reader.h"
+#include "netlink/rtnl_reader.h"
 
 #include <linux/netlink.h>
 
-#include "nl_reader.h"
+#include "netlink/nl_reader.h"
 
 namespace {
 
@@ -21,4 +21,6 @@ struct RtnlTraits {
 
 }  // namespace
 
-Napi::Function DefineRtnlReader(Napi::Env env) { return nlreader::Reader<RtnlTraits>::Define(env); }
+void DefineRtnlReader(Napi::Env env, Napi::Object exports) {
+  exports.Set("RtnlReader", nlreader::Reader<RtnlTraits>::Define(env));
+}
