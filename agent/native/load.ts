@@ -2,7 +2,7 @@
 // checks its ABI. One module holds every native area, because node-gyp-build loads one file per
 // package; each area has its own typed facade: agent/bfd/native.ts (the BFD engine),
 // agent/native/netlink.ts (the rtnetlink and conntrack readers), agent/native/mem.ts (the page
-// release). This folder is a leaf: it imports agent/lib/ only.
+// release). agent/native/ imports agent/lib/ only, so any folder may use it.
 import { createRequire } from 'node:module';
 import { packageRoot } from '../lib/package-root.js';
 
