@@ -4,13 +4,14 @@
 // 3. CPU stress on both cores at 3 x 10 ms: flaps and max transmit gap per side;
 // 4. a 2 s stall of the JavaScript event loop at 3 x 10 ms;
 // 5. session scale 1/100/1000 at 50 ms: CPU and RSS of the engine process (baseline: 0 sessions);
-// 6. restart -> FRR Up (issue 13): process start and the BFD handshake, median of 10;
+// 6. restart -> FRR Up (issue 13): process start and the BFD handshake, median of 10, for the engine
+//    alone and for the whole agent (`egress-agent run`, bundled and, as the baseline, unbundled);
 // 7. 1000 sessions x 50 ms under a CPU hog: receive drops and CPU against a bare C sender.
-import { execa } from 'execa';
-import { rm, writeFile } from 'node:fs/promises';
+import { execa, type ResultPromise } from 'execa';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Capture, NodeChild, ROOT, cpuMs, fmt, gaps, lab, log, median, quantile, rssMiB, sleep, threadCpuMs } from './lib.js';
+import { Capture, NodeChild, ROOT, cpuMs, fmt, gaps, lab, labEnv, log, median, quantile, rssMiB, sleep, threadCpuMs } from './lib.js';
 
 // BENCH_BFD_PREFIX: another lab prefix, so two runs (e.g. an A/B of two builds) cannot collide.
 const P = process.env.BENCH_BFD_PREFIX ?? 'vbb';
@@ -256,6 +257,49 @@ async function scale(): Promise<string> {
 }
 
 
+/** The whole agent as bin/egress-agent runs it (same node flags), from `entry` (the bundle or dist/agent/main.js). */
+function startAgent(entry: string, dir: string, env: Record<string, string>): ResultPromise {
+  return execa('ip', ['netns', 'exec', GW, process.execPath, '--max-semi-space-size=1', '--lite-mode', '--no-expose-wasm', path.join(ROOT, entry), 'run', '--log-level', 'warn'], {
+    env: { ...env, PATH: process.env.PATH!, EGRESS_AGENT_SOCKET: `${dir}/control.sock`, EGRESS_AGENT_COMPAT_SOCKET: `${dir}/compat.sock`, EGRESS_AGENT_BFD_STATE_PATH: `${dir}/bfd-state.json` },
+    extendEnv: false, reject: false, stdout: 'ignore', stderr: 'ignore', cwd: ROOT,
+  });
+}
+
+const AGENT_ENTRIES = [['dist/egress-agent.mjs', 'the whole agent, bundled (bin/egress-agent, the image)'], ['dist/agent/main.js', 'the whole agent, unbundled (baseline for the bundle)']] as const;
+
+/** Restarts of the whole agent (SIGKILL, FRR declares it Down, start at a random phase), alternating the entries. */
+async function agentRestarts(cap: Capture, n: number): Promise<Map<string, { start: number[]; bfd: number[]; total: number[] }>> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'vbb-agent-'));
+  const env = await labEnv(P, 'gw1');
+  const out = new Map(AGENT_ENTRIES.map(([entry]) => [entry, { start: [] as number[], bfd: [] as number[], total: [] as number[] }]));
+  let agent = startAgent(AGENT_ENTRIES[0][0], dir, env);
+  try {
+    await lab('frr', P, 'wait', LOCAL, 'up', '30');
+    for (let i = 0; i < n; i++) {
+      for (const [entry] of AGENT_ENTRIES) {
+        await sleep(1500);
+        agent.kill('SIGKILL'); // ip netns exec execs node: this is the agent
+        await agent;
+        await lab('frr', P, 'wait', LOCAL, 'down', '5');
+        await sleep(Math.random() * 1000);
+        const t0 = Date.now();
+        agent = startAgent(entry, dir, env);
+        await lab('frr', P, 'wait', LOCAL, 'up', '30');
+        const up = await frrTransition('up', t0);
+        const first = cap.times(LOCAL, t0)[0]!;
+        const r = out.get(entry)!;
+        r.start.push(first - t0); r.bfd.push(up - first); r.total.push(up - t0);
+        log(`agent restart ${i + 1}/${n} (${entry}): ${fmt(first - t0)} + ${fmt(up - first)} ms`);
+      }
+    }
+  } finally {
+    agent.kill('SIGTERM');
+    await agent;
+    await rm(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
 const stats3 = (xs: number[]) => `${fmt(median(xs))} | ${fmt(quantile(xs, 0.9))} | ${fmt(Math.max(...xs))}`;
 
 async function restart(): Promise<string> {
@@ -300,8 +344,16 @@ async function restart(): Promise<string> {
       fStart.push(fFirst - t1); fBfd.push(ourUp - fFirst); fTotal.push(ourUp - t1);
       log(`restart ${i + 1}/${n}: ours ${fmt(start.at(-1)!)} + ${fmt(bfd.at(-1)!)} ms, bfdd ${fmt(fStart.at(-1)!)} + ${fmt(fBfd.at(-1)!)} ms, bare node ${fmt(bare.at(-1)!)} ms`);
     }
+  } catch (err) {
+    await cap.stop();
+    throw err;
   } finally {
     await ours.kill();
+  }
+  let agents: Awaited<ReturnType<typeof agentRestarts>>;
+  try {
+    agents = await agentRestarts(cap, n);
+  } finally {
     await cap.stop();
   }
   return [
@@ -311,12 +363,15 @@ async function restart(): Promise<string> {
     'slow-rate packets. "process start" = spawn (`ip netns exec node dist/scripts/bench/bfd-node.js`, the engine facade',
     'only, not the whole agent) to our first packet on the wire; "BFD" = that packet to FRR\'s Up (its log, µs). Our first',
     'packets carry Poll (start-up Poll), which FRR answers at once with a Final. Baseline, same run: FRR\'s bfdd restarted',
-    'the same way (`lab.sh frr start` to its first packet on the wire, then to our Up).',
+    'the same way (`lab.sh frr start` to its first packet on the wire, then to our Up). The whole agent: `egress-agent run`',
+    'with the lab\'s Kube-OVN variables, the same node flags as bin/egress-agent; it validates its input, verifies the',
+    'dataplane (in place from the run before) and only then starts BFD; both entries alternate in one loop.',
     '',
     '| restarted side | process start: median | p90 | max | BFD (first packet -> peer Up): median | p90 | max | total (start -> peer Up): median | p90 | max |',
     '|---|---|---|---|---|---|---|---|---|---|',
     `| ours (bfd-js), FRR is the peer | ${stats3(start)} | ${stats3(bfd)} | ${stats3(total)} |`,
     `| FRR bfdd (baseline), ours is the peer | ${stats3(fStart)} | ${stats3(fBfd)} | ${stats3(fTotal)} |`,
+    ...AGENT_ENTRIES.map(([entry, label]) => { const r = agents.get(entry)!; return `| ${label} | ${stats3(r.start)} | ${stats3(r.bfd)} | ${stats3(r.total)} |`; }),
     `| Node.js alone (\`node -e ''\`, spawn to exit; baseline for process start) | ${stats3(bare)} | - | - | - | - | - | - |`,
     '',
   ].join('\n');
