@@ -4,9 +4,12 @@
 // parsed errno code, dumps are filtered by table in JS. Change notifications do not come through the
 // package (it aborts the process when they overflow): see ./rtnl-multicast.ts.
 import { EventEmitter } from 'node:events';
-import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
+import type { rt, RtNetlinkSocket } from 'netlink';
+import { netlinkPackage } from '../lib/netlink-package.js';
 import { ipFromBuffer, ipToBuffer, parseCidr, formatIp, networkOf, familyBits, type IpFamily } from '../lib/ip.js';
 import { RtnlMulticast, type MulticastStats, type RtGroup } from './rtnl-multicast.js';
+
+const { createRtNetlink, FlagsNew } = netlinkPackage;
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -503,11 +506,11 @@ const WATCH_GROUPS: readonly RtGroup[] = ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 
 
 /** Classifies a raw rtnetlink message; undefined for types we do not watch. */
 export function classifyChange(type: number, payload: Buffer): NetlinkChange | undefined {
-  const name = rt.MessageType[type] as string | undefined;
+  const name = netlinkPackage.rt.MessageType[type] as string | undefined;
   const m = /^(NEW|DEL)(LINK|ADDR|ROUTE|RULE)$/.exec(name ?? '');
   if (!m) return undefined;
   const op = m[1] === 'NEW' ? 'new' : 'del';
-  const msg = rt.parseMessage(type, payload);
+  const msg = netlinkPackage.rt.parseMessage(type, payload);
   switch (msg.kind) {
     case 'link':
       return { type: name!, kind: 'link', op, ifindex: msg.data.index };

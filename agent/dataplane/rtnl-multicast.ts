@@ -6,7 +6,8 @@
 // re-read everything), reading goes on, and the buffer is forced past rmem_max when we hold
 // CAP_NET_ADMIN. Messages are still parsed with the package's `rt` module.
 import { EventEmitter } from 'node:events';
-import { rt } from 'netlink';
+import type { rt } from 'netlink';
+import { netlinkPackage } from '../lib/netlink-package.js';
 import { netlinkNative, type NativeNetlinkReader, type RtnlBatchCallback } from '../native/netlink.js';
 import { guardedTimeout } from '../lib/guard.js';
 
@@ -114,7 +115,7 @@ export class RtnlMulticast extends EventEmitter<MulticastEvents> {
   }
 
   private openReader(): void {
-    const reader = this.open(this.groups.map((g) => rt.MulticastGroups[g]), RECEIVE_BUFFER_BYTES, (datagrams, overflows, truncated, error) =>
+    const reader = this.open(this.groups.map((g) => netlinkPackage.rt.MulticastGroups[g]), RECEIVE_BUFFER_BYTES, (datagrams, overflows, truncated, error) =>
       this.onBatch(reader, datagrams, overflows, truncated, error));
     const { receiveBufferBytes, forced, portId } = reader.info();
     this.reader = reader;

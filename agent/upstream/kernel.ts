@@ -4,12 +4,15 @@
 // ../dataplane/netlink.ts (whose watcher reports that something changed, not link flags or
 // neighbour states); errors and addresses go through it.
 import { EventEmitter } from 'node:events';
-import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
+import type { rt, RtNetlinkSocket } from 'netlink';
+import { netlinkPackage } from '../lib/netlink-package.js';
 import { afOf, parseNetlinkError, Rtnl } from '../dataplane/netlink.js';
 import { RtnlMulticast, type MulticastStats } from '../dataplane/rtnl-multicast.js';
 import { addressClass, ipToBuffer, parseIp, type IpFamily } from '../lib/ip.js';
 import type { LinkObservation, NudState } from './signals.js';
 import { guard, guardedTimeout } from '../lib/guard.js';
+
+const { createRtNetlink, FlagsNew } = netlinkPackage;
 
 export interface NeighbourWatch {
   family: IpFamily;
@@ -157,9 +160,9 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
   }
 
   private onMessage(type: number, data: Buffer): void {
-    const name = rt.MessageType[type] as string | undefined;
+    const name = netlinkPackage.rt.MessageType[type] as string | undefined;
     if (name !== 'NEWLINK' && name !== 'DELLINK' && name !== 'NEWNEIGH' && name !== 'DELNEIGH') return;
-    const msg = rt.parseMessage(type, data);
+    const msg = netlinkPackage.rt.parseMessage(type, data);
     if (msg.kind === 'link') this.onLink(name === 'NEWLINK', msg);
     else if (msg.kind === 'neighbor') {
       for (const w of this.watches) {
