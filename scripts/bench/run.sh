@@ -26,7 +26,7 @@ old_section() {
   echo "the command that produced it and the baseline measured in the same run."
   echo
 } > "$tmp"
-for b in bfd bfd-kills dataplane daemon upstream snat throughput container; do
+for b in bfd bfd-kills bfd-ovn dataplane daemon upstream snat throughput container; do
   js=dist/scripts/bench/$b.js
   if [ -n "$only" ] && [[ ",$only," != *",$b,"* ]]; then
     old_section "$b" >> "$tmp"
