@@ -195,7 +195,7 @@ setTimeout(() => { console.log(JSON.stringify('still open: ' + got)); process.ex
   const before = rssOf(agent.pid);
   const r = JSON.parse(String((await execa(process.execPath, ['--input-type=module', '-e', script, agent.paths.socket], { timeout: 30_000 })).stdout)) as string;
   t.comment(`tried: a 4 MiB line without a newline; reply ${JSON.stringify(r.slice(0, 120))}; RSS ${mib(before)} -> ${mib(rssOf(agent.pid))}`);
-  t.match(r, /^\{"v":1,"id":null,"ok":false,"error":"request line longer than 65536 bytes"\}\n$/, 'the error reply, then the agent closed the connection');
+  t.match(r, /^\{"v":1,"id":null,"ok":false,"error":"request line longer than 65536 bytes","code":"BAD_REQUEST"\}\n$/, 'the error reply, then the agent closed the connection');
   t.ok((await agent.status()).live.ok);
 });
 

@@ -79,7 +79,9 @@ t.test('drift in routes, rules, iptables and ipsets is repaired (dual stack)', a
 
   await breakAndRepair(t, lab, agent, 'iptables nat table flushed', [['iptables', '-t', 'nat', '-F']],
     (d) => d.kind === 'iptables' && d.family === 4 && d.object === 'iptables -t nat POSTROUTING' && d.problem === 'missing' && d.expected === '-j VEG-POSTROUTING', PERIODIC_BOUND_MS);
-  await breakAndRepair(t, lab, agent, 'ip6tables nat flushed and owned chains deleted', [['ip6tables', '-t', 'nat', '-F'], ['ip6tables', '-t', 'nat', '-X']],
+  // In one ip6tables-restore (an empty nat table): as two commands, a repair pass between -F and -X
+  // put the jump back and -X failed with EBUSY (seen in CI).
+  await breakAndRepair(t, lab, agent, 'ip6tables nat flushed and owned chains deleted', [{ argv: ['ip6tables-restore'], input: '*nat\nCOMMIT\n' }],
     (d) => d.kind === 'iptables' && d.family === 6 && d.object === 'ip6tables -t nat VEG-MASQUERADE' && d.problem === 'missing', PERIODIC_BOUND_MS);
   await breakAndRepair(t, lab, agent, 'duplicate jump into the owned chain', [['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-j', 'VEG-POSTROUTING']],
     (d) => d.kind === 'iptables' && d.object === 'iptables -t nat POSTROUTING' && d.problem === 'extra', PERIODIC_BOUND_MS);
