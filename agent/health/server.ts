@@ -19,7 +19,11 @@ export interface HealthSources {
 
 /** Bounds against slow or many clients (anyone on the Pod network can connect). */
 export interface HealthLimits {
-  /** Open connections kept; a new one beyond this closes the oldest (a slow client, usually). */
+  /**
+   * Open connections kept. Beyond it, two event-loop turns later (so a burst of new connections has
+   * its first bytes read and a probe among them its answer), the oldest connections that never sent
+   * a whole request are closed (slow clients), then, if that is not enough, the oldest.
+   */
   maxConnections: number;
   /** A request's headers / the whole request must arrive within this. */
   requestTimeoutMs: number;
@@ -48,6 +52,9 @@ export abstract class ReadOnlyHttpServer {
   private bound: string[] = [];
   /** Every open connection of every address, oldest first (a Set keeps insertion order). */
   private readonly connections = new Set<Socket>();
+  /** Connections that sent at least one whole request (probes, scrapes): closed for room last. */
+  private readonly requested = new WeakSet<Socket>();
+  private evictionQueued = false;
   private readonly limits: HealthLimits;
   /** Connections closed because the cap was reached, since start. */
   evicted = 0;
@@ -125,17 +132,41 @@ export abstract class ReadOnlyHttpServer {
     server.on('connection', (sock: Socket) => {
       this.connections.add(sock);
       sock.once('close', () => this.connections.delete(sock));
-      // Over the cap, the oldest goes: probes and scrapes finish in milliseconds, so the oldest
-      // connections are the slow ones, and a new probe always gets in.
-      while (this.connections.size > this.limits.maxConnections) {
-        const oldest = this.connections.values().next().value!;
-        this.connections.delete(oldest);
-        oldest.destroy();
-        this.evicted++;
-      }
+      if (this.connections.size > this.limits.maxConnections) this.queueEviction();
     });
+    server.on('request', (req: { socket: Socket }) => this.requested.add(req.socket));
     server.on('error', (err) => this.log.error({ err }, `${this.what} server error`));
     return server;
+  }
+
+  /**
+   * Closing the oldest at once closed probes: libuv accepts a whole burst before it reads any of it,
+   * so a probe accepted among 3,000 slow clients was the oldest again 128 connections later, before
+   * its request was read. Two turns later that request has been read and answered. Until then the
+   * excess is what one accept burst holds (the listen backlog), a few MiB at most.
+   */
+  private queueEviction(): void {
+    if (this.evictionQueued) return;
+    this.evictionQueued = true;
+    setImmediate(() => setImmediate(() => {
+      this.evictionQueued = false;
+      this.evictExcess();
+    }));
+  }
+
+  /** Closes connections beyond the cap: the oldest that never sent a whole request first (slow clients), then the oldest. */
+  private evictExcess(): void {
+    let excess = this.connections.size - this.limits.maxConnections;
+    for (const pass of [false, true]) {
+      for (const c of this.connections) {
+        if (excess <= 0) return;
+        if (!pass && this.requested.has(c)) continue;
+        this.connections.delete(c);
+        c.destroy();
+        this.evicted++;
+        excess--;
+      }
+    }
   }
 
   private async bind(server: Server, host: string, port: number): Promise<number> {
