@@ -85,6 +85,11 @@ t.test('SIGKILL of the container: OVN times the sessions out within its detectio
 t.test('podman stop (SIGTERM, grace 30 s): our AdminDown on the wire, OVN Down at once, exit 0', async (t) => {
   await ovnUp();
   await ready();
+  // OVN 23.03's pinctrl sends only when something wakes it (OVN-01): once our drain is over and our
+  // packets stop, a lone replica's Down answer may never leave (CI saw it missing for IPv6). In a
+  // real gateway the other replicas' packets wake it; the kicker stands in for them, as above.
+  await lab.kickerStart(50);
+  t.teardown(() => lab.kickerStop());
   // podman stop itself can take seconds on a loaded machine before the agent sees SIGTERM.
   const wire = await captureBfd(lab, 'gw1', [...FAMS.map(ours), ...FAMS.map(ovnPort)], { ms: 10_000 });
   const code = await pod.stop();
