@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { NodeChild, ROOT, fmt, log, median, quantile, sleep } from './lib.js';
+import { NodeChild, ROOT, fmt, log, median, parseEnvLines, sleep, startAgentRun, stats3 } from './lib.js';
 
 const P = 'vbo';
 const N = Number(process.env.BENCH_RESTARTS ?? 10);
@@ -82,8 +82,6 @@ async function sbUpAt(dst: string, since: number): Promise<number> {
   throw new Error(`no SB up event for ${dst} since ${since}`);
 }
 
-const stats3 = (xs: number[]) => `${fmt(median(xs))} | ${fmt(quantile(xs, 0.9))} | ${fmt(Math.max(...xs))}`;
-
 async function main(): Promise<void> {
   await ovn('down').catch(() => undefined);
   await ovn('up', '--gateways', '1', '--family', '4');
@@ -101,11 +99,7 @@ async function main(): Promise<void> {
     await ovn('kicker', 'start');
     cap = new WireBfd(gw.ns);
     await cap.ready();
-    const env: Record<string, string> = {};
-    for (const l of (await ovn('env', 'gw1')).split('\n')) {
-      const i = l.indexOf('=');
-      if (i > 0) env[l.slice(0, i)] = l.slice(i + 1);
-    }
+    const env = parseEnvLines(await ovn('env', 'gw1'));
     // Same discriminator every time: OVN keeps the session's remote discriminator across our restarts.
     const spec = { local, remote, minTxMs: 100, minRxMs: 100, multiplier: 3, passive: false, minTtl: 254, localDiscr: 0x0b0f0001 };
     const starters: Record<'engine' | 'agent', () => { kill(): Promise<unknown> }> = {
@@ -114,10 +108,7 @@ async function main(): Promise<void> {
         return { kill: () => c.kill() };
       },
       agent: () => {
-        const a: ResultPromise = execa('ip', ['netns', 'exec', gw.ns, process.execPath, '--max-semi-space-size=1', '--lite-mode', '--no-expose-wasm', path.join(ROOT, 'dist/egress-agent.mjs'), 'run', '--log-level', 'warn'], {
-          env: { ...env, PATH: process.env.PATH!, EGRESS_AGENT_ALLOW_NO_FAMILIES: 'true', EGRESS_AGENT_SOCKET: `${dir}/control.sock`, EGRESS_AGENT_COMPAT_SOCKET: `${dir}/compat.sock`, EGRESS_AGENT_BFD_STATE_PATH: `${dir}/bfd-state.json` },
-          extendEnv: false, reject: false, stdout: 'ignore', stderr: 'ignore', cwd: ROOT,
-        });
+        const a = startAgentRun(gw.ns, dir, { ...env, EGRESS_AGENT_ALLOW_NO_FAMILIES: 'true' });
         return { kill: async () => { a.kill('SIGKILL'); await a; } };
       },
     };

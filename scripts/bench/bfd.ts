@@ -7,11 +7,11 @@
 // 6. restart -> FRR Up (issue 13): process start and the BFD handshake, median of 10, for the engine
 //    alone and for the whole agent (`egress-agent run`, bundled and, as the baseline, unbundled);
 // 7. 1000 sessions x 50 ms under a CPU hog: receive drops and CPU against a bare C sender.
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Capture, NodeChild, ROOT, cpuMs, fmt, gaps, lab, labEnv, log, median, quantile, rssMiB, sleep, threadCpuMs } from './lib.js';
+import { Capture, NodeChild, ROOT, cpuMs, fmt, gaps, lab, labEnv, log, median, quantile, rssMiB, sleep, startAgentRun, stats3, threadCpuMs } from './lib.js';
 
 // BENCH_BFD_PREFIX: another lab prefix, so two runs (e.g. an A/B of two builds) cannot collide.
 const P = process.env.BENCH_BFD_PREFIX ?? 'vbb';
@@ -257,14 +257,6 @@ async function scale(): Promise<string> {
 }
 
 
-/** The whole agent as bin/egress-agent runs it (same node flags), from `entry` (the bundle or dist/agent/main.js). */
-function startAgent(entry: string, dir: string, env: Record<string, string>): ResultPromise {
-  return execa('ip', ['netns', 'exec', GW, process.execPath, '--max-semi-space-size=1', '--lite-mode', '--no-expose-wasm', path.join(ROOT, entry), 'run', '--log-level', 'warn'], {
-    env: { ...env, PATH: process.env.PATH!, EGRESS_AGENT_SOCKET: `${dir}/control.sock`, EGRESS_AGENT_COMPAT_SOCKET: `${dir}/compat.sock`, EGRESS_AGENT_BFD_STATE_PATH: `${dir}/bfd-state.json` },
-    extendEnv: false, reject: false, stdout: 'ignore', stderr: 'ignore', cwd: ROOT,
-  });
-}
-
 const AGENT_ENTRIES = [['dist/egress-agent.mjs', 'the whole agent, bundled (bin/egress-agent, the image)'], ['dist/agent/main.js', 'the whole agent, unbundled (baseline for the bundle)']] as const;
 
 /** Restarts of the whole agent (SIGKILL, FRR declares it Down, start at a random phase), alternating the entries. */
@@ -272,7 +264,7 @@ async function agentRestarts(cap: Capture, n: number): Promise<Map<string, { sta
   const dir = await mkdtemp(path.join(tmpdir(), 'vbb-agent-'));
   const env = await labEnv(P, 'gw1');
   const out = new Map(AGENT_ENTRIES.map(([entry]) => [entry, { start: [] as number[], bfd: [] as number[], total: [] as number[] }]));
-  let agent = startAgent(AGENT_ENTRIES[0][0], dir, env);
+  let agent = startAgentRun(GW, dir, env, AGENT_ENTRIES[0][0]);
   try {
     await lab('frr', P, 'wait', LOCAL, 'up', '30');
     for (let i = 0; i < n; i++) {
@@ -283,7 +275,7 @@ async function agentRestarts(cap: Capture, n: number): Promise<Map<string, { sta
         await lab('frr', P, 'wait', LOCAL, 'down', '5');
         await sleep(Math.random() * 1000);
         const t0 = Date.now();
-        agent = startAgent(entry, dir, env);
+        agent = startAgentRun(GW, dir, env, entry);
         await lab('frr', P, 'wait', LOCAL, 'up', '30');
         const up = await frrTransition('up', t0);
         const first = cap.times(LOCAL, t0)[0]!;
@@ -300,7 +292,6 @@ async function agentRestarts(cap: Capture, n: number): Promise<Map<string, { sta
   return out;
 }
 
-const stats3 = (xs: number[]) => `${fmt(median(xs))} | ${fmt(quantile(xs, 0.9))} | ${fmt(Math.max(...xs))}`;
 
 async function restart(): Promise<string> {
   const n = Number(process.env.BENCH_RESTARTS ?? 10);

@@ -16,14 +16,30 @@ export async function lab(cmd: string, prefix: string, ...args: string[]): Promi
   return r.stdout;
 }
 
-/** A replica's Kube-OVN environment (`lab.sh env`), as an env object for a child process. */
-export async function labEnv(prefix: string, gw: string): Promise<Record<string, string>> {
+/** KEY=VALUE lines (`lab.sh env`, `ovn.sh env`) as an env object for a child process. */
+export function parseEnvLines(text: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const line of (await lab('env', prefix, gw)).split('\n')) {
+  for (const line of text.split('\n')) {
     const i = line.indexOf('=');
     if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
   }
   return env;
+}
+
+/** A replica's Kube-OVN environment (`lab.sh env`), as an env object for a child process. */
+export async function labEnv(prefix: string, gw: string): Promise<Record<string, string>> {
+  return parseEnvLines(await lab('env', prefix, gw));
+}
+
+/**
+ * The whole agent (`egress-agent run`) in namespace `ns` with bin/egress-agent's node flags, from
+ * `entry` (default the bundle), its sockets and state file in `dir`; output ignored.
+ */
+export function startAgentRun(ns: string, dir: string, env: Record<string, string>, entry = 'dist/egress-agent.mjs'): ResultPromise {
+  return execa('ip', ['netns', 'exec', ns, process.execPath, '--max-semi-space-size=1', '--lite-mode', '--no-expose-wasm', path.join(ROOT, entry), 'run', '--log-level', 'warn'], {
+    env: { ...env, PATH: process.env.PATH!, EGRESS_AGENT_SOCKET: `${dir}/control.sock`, EGRESS_AGENT_COMPAT_SOCKET: `${dir}/compat.sock`, EGRESS_AGENT_BFD_STATE_PATH: `${dir}/bfd-state.json` },
+    extendEnv: false, reject: false, stdout: 'ignore', stderr: 'ignore', cwd: ROOT,
+  });
 }
 
 export function quantile(xs: number[], q: number): number {
@@ -32,6 +48,9 @@ export function quantile(xs: number[], q: number): number {
   const i = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
   return s[i]!;
 }
+
+/** `median | p90 | max` of xs, for a Markdown table row. */
+export const stats3 = (xs: number[]): string => `${fmt(median(xs))} | ${fmt(quantile(xs, 0.9))} | ${fmt(Math.max(...xs))}`;
 export const median = (xs: number[]): number => quantile(xs, 0.5);
 export const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
