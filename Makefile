@@ -28,17 +28,29 @@ dist/.stamp: $(NPM_STAMP) $(TS_SRC)
 
 build: $(ADDON) dist/.stamp bundle probe lab-tools
 
-# The agent as one ES module (esbuild), what bin/egress-agent and the image run: Node.js reads one
+# The agent as one CommonJS file (esbuild), what bin/egress-agent and the image run: Node.js reads one
 # file instead of ~400 modules (execa alone is dozens), which takes hundreds of ms off every start,
-# and so off a restarted gateway's way back into ECMP (BENCHMARKS.md, bfd: restart). netlink (a
-# native addon) and pino-pretty (loaded only for a person at a terminal) stay in node_modules.
-BUNDLE := dist/egress-agent.mjs
+# and so off a restarted gateway's way back into ECMP (BENCHMARKS.md, bfd: restart). CommonJS, not an
+# ES module, so V8 can start it from a code cache. netlink (a native addon) and pino-pretty (loaded
+# only for a person at a terminal) stay in node_modules.
+BUNDLE := dist/egress-agent.cjs
 $(BUNDLE): dist/.stamp
-	npx esbuild dist/agent/main.js --bundle --platform=node --format=esm --target=node20 --keep-names \
+	npx esbuild dist/agent/main.js --bundle --platform=node --format=cjs --target=node20 --keep-names \
 	  --external:netlink --external:pino-pretty --log-level=warning --outfile=$@ \
-	  --banner:js="import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
+	  --define:import.meta.url=__agentModuleUrl \
+	  --banner:js="const __agentModuleUrl = require('node:url').pathToFileURL(__filename).href;"
 
-bundle: $(BUNDLE)
+# The startup snapshot (Node.js's built-in modules, compiled) and the bundle's code cache, built by
+# this machine's node with the agent's flags (agent/boot/startup-snapshot.ts says why).
+BOOT := dist/egress-agent-boot.cjs
+$(BOOT): dist/.stamp
+	npx esbuild dist/agent/boot/startup-snapshot.js --bundle --platform=node --format=cjs --target=node20 \
+	  --log-level=warning --outfile=$@
+STARTUP := dist/egress-agent.blob dist/egress-agent.cjs.codecache
+$(STARTUP) &: $(BUNDLE) $(BOOT) scripts/startup-cache.sh
+	scripts/startup-cache.sh "$$(command -v node)" dist
+
+bundle: $(BUNDLE) $(STARTUP)
 
 -include native/native.mk
 -include native/probe/probe.mk
