@@ -47,6 +47,10 @@ COPY deploy/image/vpc-egress-gateway-observer /kube-ovn/vpc-egress-gateway-obser
 # belongs to uid 65534 because the kernel pages out a file's pages (the agent's startup page
 # release, MADV_PAGEOUT) only for its owner or a writer; it is chowned before setcap, which chown
 # would clear, and read-only, so a write (which would drop the capabilities too) takes a chmod.
+# The startup snapshot and code cache (agent/boot/startup-snapshot.ts), made by the node that runs
+# them: Node.js refuses a snapshot built by another binary or with other flags.
+COPY scripts/startup-cache.sh /usr/local/lib/egress-agent/startup-cache.sh
+RUN /usr/local/lib/egress-agent/startup-cache.sh /usr/local/bin/node /opt/egress-agent/dist
 RUN cp /usr/local/bin/node /opt/egress-agent/node \
  && chown 65534:65534 /opt/egress-agent/node \
  && chmod 0555 /opt/egress-agent/node \

@@ -8,7 +8,7 @@ TS_SRC := $(shell find agent scripts -name '*.ts' 2>/dev/null) tsconfig.json tsc
 
 IMAGE ?= localhost/egress-agent:dev
 
-.PHONY: image image-background build bundle setup deps test test-unit test-native test-integration test-e2e demo bench fuzz clean require-root
+.PHONY: image image-background build bundle startup setup deps test test-unit test-native test-integration test-e2e demo bench fuzz clean require-root
 
 setup:
 	bash scripts/setup-system.sh
@@ -26,7 +26,7 @@ dist/.stamp: $(NPM_STAMP) $(TS_SRC)
 	npx tsc -p tsconfig.build.json
 	@touch $@
 
-build: $(ADDON) dist/.stamp bundle probe lab-tools
+build: $(ADDON) dist/.stamp bundle startup probe lab-tools
 
 # The agent as one CommonJS file (esbuild), what bin/egress-agent and the image run: Node.js reads one
 # file instead of ~400 modules (execa alone is dozens), which takes hundreds of ms off every start,
@@ -46,11 +46,13 @@ BOOT := dist/egress-agent-boot.cjs
 $(BOOT): dist/.stamp
 	npx esbuild dist/agent/boot/startup-snapshot.js --bundle --platform=node --format=cjs --target=node20 \
 	  --log-level=warning --outfile=$@
+# The image builds these in its runtime stage, with the node that runs them (Dockerfile).
 STARTUP := dist/egress-agent.blob dist/egress-agent.cjs.codecache
 $(STARTUP) &: $(BUNDLE) $(BOOT) scripts/startup-cache.sh
 	scripts/startup-cache.sh "$$(command -v node)" dist
 
-bundle: $(BUNDLE) $(STARTUP)
+bundle: $(BUNDLE) $(BOOT)
+startup: $(STARTUP)
 
 -include native/native.mk
 -include native/probe/probe.mk

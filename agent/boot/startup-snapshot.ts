@@ -34,4 +34,5 @@ import { startupSnapshot } from 'node:v8';
 import { runWithCodeCache } from './code-cache.js';
 
 // `node --snapshot-blob dist/egress-agent.blob dist/egress-agent.cjs ARGS`: argv[1] is the agent.
-startupSnapshot.setDeserializeMainFunction(() => runWithCodeCache(process.argv[1]!));
+// netlink (kept out of the bundle: it loads its addon by path) is cached with it.
+startupSnapshot.setDeserializeMainFunction(() => runWithCodeCache(process.argv[1]!, ['netlink']));

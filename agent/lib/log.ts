@@ -15,7 +15,7 @@ export function createLogger(level: string, opts: { pretty?: boolean; destinatio
   const pretty = opts.pretty ?? (process.stderr.isTTY === true && process.env.CI !== 'true');
   if (pretty) {
     // As a stream in this thread, not a pino transport: a transport's worker thread loads its files
-    // by path from pino's own directory, which the bundled agent (dist/egress-agent.mjs) does not have.
+    // by path from pino's own directory, which the bundled agent (dist/egress-agent.cjs) does not have.
     const prettyStream = requireCjs('pino-pretty') as (o: object) => pino.DestinationStream;
     return pino(base, prettyStream({ destination: 2, sync: true, translateTime: 'HH:MM:ss.l' }));
   }

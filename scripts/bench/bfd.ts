@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Capture, NodeChild, ROOT, cpuMs, fmt, gaps, lab, labEnv, log, median, quantile, rssMiB, sleep, startAgentRun, stats3, threadCpuMs } from './lib.js';
+import { AGENT_STARTS, Capture, NodeChild, ROOT, cpuMs, fmt, gaps, lab, labEnv, log, median, quantile, rssMiB, sleep, startAgentRun, stats3, threadCpuMs } from './lib.js';
 
 // BENCH_BFD_PREFIX: another lab prefix, so two runs (e.g. an A/B of two builds) cannot collide.
 const P = process.env.BENCH_BFD_PREFIX ?? 'vbb';
@@ -257,14 +257,18 @@ async function scale(): Promise<string> {
 }
 
 
-const AGENT_ENTRIES = [['dist/egress-agent.mjs', 'the whole agent, bundled (bin/egress-agent, the image)'], ['dist/agent/main.js', 'the whole agent, unbundled (baseline for the bundle)']] as const;
+const AGENT_ENTRIES = [
+  ['snapshot', 'the whole agent as bin/egress-agent and the image start it (bundle, startup snapshot, code cache)'],
+  ['bundle', 'the whole agent, the bundle alone (baseline: no snapshot, no code cache)'],
+  ['unbundled', 'the whole agent, unbundled (baseline for the bundle)'],
+] as const;
 
 /** Restarts of the whole agent (SIGKILL, FRR declares it Down, start at a random phase), alternating the entries. */
 async function agentRestarts(cap: Capture, n: number): Promise<Map<string, { start: number[]; bfd: number[]; total: number[] }>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'vbb-agent-'));
   const env = await labEnv(P, 'gw1');
   const out = new Map(AGENT_ENTRIES.map(([entry]) => [entry, { start: [] as number[], bfd: [] as number[], total: [] as number[] }]));
-  let agent = startAgentRun(GW, dir, env, AGENT_ENTRIES[0][0]);
+  let agent = startAgentRun(GW, dir, env, AGENT_STARTS[AGENT_ENTRIES[0][0]]);
   try {
     await lab('frr', P, 'wait', LOCAL, 'up', '30');
     for (let i = 0; i < n; i++) {
@@ -275,7 +279,7 @@ async function agentRestarts(cap: Capture, n: number): Promise<Map<string, { sta
         await lab('frr', P, 'wait', LOCAL, 'down', '5');
         await sleep(Math.random() * 1000);
         const t0 = Date.now();
-        agent = startAgentRun(GW, dir, env, entry);
+        agent = startAgentRun(GW, dir, env, AGENT_STARTS[entry]);
         await lab('frr', P, 'wait', LOCAL, 'up', '30');
         const up = await frrTransition('up', t0);
         const first = cap.times(LOCAL, t0)[0]!;
@@ -356,7 +360,7 @@ async function restart(): Promise<string> {
     'packets carry Poll (start-up Poll), which FRR answers at once with a Final. Baseline, same run: FRR\'s bfdd restarted',
     'the same way (`lab.sh frr start` to its first packet on the wire, then to our Up). The whole agent: `egress-agent run`',
     'with the lab\'s Kube-OVN variables, the same node flags as bin/egress-agent; it validates its input, verifies the',
-    'dataplane (in place from the run before) and only then starts BFD; both entries alternate in one loop.',
+    'dataplane (in place from the run before) and only then starts BFD; the entries alternate in one loop.',
     '',
     '| restarted side | process start: median | p90 | max | BFD (first packet -> peer Up): median | p90 | max | total (start -> peer Up): median | p90 | max |',
     '|---|---|---|---|---|---|---|---|---|---|',

@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     const probe = [], nodeProbe = [];
     for (let i = 0; i < 20; i++) {
       probe.push(await timeCommand(['ip', 'netns', 'exec', GW, 'native/out/egress-agent-probe', 'live', '--socket', `${dir}/control.sock`]));
-      if (i < 10) nodeProbe.push(await timeCommand(['ip', 'netns', 'exec', GW, 'node', 'dist/egress-agent.mjs', '--socket', `${dir}/control.sock`, 'probe', 'live']));
+      if (i < 10) nodeProbe.push(await timeCommand(['ip', 'netns', 'exec', GW, 'node', 'dist/egress-agent.cjs', '--socket', `${dir}/control.sock`, 'probe', 'live']));
     }
     const row = (who: string, xs: { ms: number; maxRssMiB: number; code: number }[]) =>
       `| ${who} | ${xs.length} | ${xs.filter((x) => x.code === 0).length} | ${fmt(median(xs.map((x) => x.ms)))} | ${fmt(median(xs.map((x) => x.maxRssMiB)))} |`;
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
       '| client | runs | exit 0 | median ms | median peak RSS MiB |',
       '|---|---|---|---|---|',
       row('native/out/egress-agent-probe', probe),
-      row('baseline: node dist/egress-agent.mjs probe live', nodeProbe),
+      row('baseline: node dist/egress-agent.cjs probe live', nodeProbe),
       `| ratio (baseline / native) | | | ${fmt(median(nodeProbe.map((x) => x.ms)) / median(probe.map((x) => x.ms)))}x | ${fmt(median(nodeProbe.map((x) => x.maxRssMiB)) / median(probe.map((x) => x.maxRssMiB)))}x |`,
       '',
     );

@@ -31,12 +31,23 @@ export async function labEnv(prefix: string, gw: string): Promise<Record<string,
   return parseEnvLines(await lab('env', prefix, gw));
 }
 
+/** bin/egress-agent's and the image's V8 flags (test/unit/startup-cache.test.ts keeps them equal). */
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--lite-mode', '--no-expose-wasm'];
+
+/** Node.js arguments after the flags: as bin/egress-agent and the image start the agent, and baselines. */
+export const AGENT_STARTS = {
+  snapshot: ['--snapshot-blob', 'dist/egress-agent.blob', 'dist/egress-agent.cjs'],
+  bundle: ['dist/egress-agent.cjs'],
+  unbundled: ['dist/agent/main.js'],
+} as const;
+
 /**
- * The whole agent (`egress-agent run`) in namespace `ns` with bin/egress-agent's node flags, from
- * `entry` (default the bundle), its sockets and state file in `dir`; output ignored.
+ * The whole agent (`egress-agent run`) in namespace `ns` with bin/egress-agent's node flags, started
+ * as `start` says (default as bin/egress-agent does), its sockets and state file in `dir`; output ignored.
  */
-export function startAgentRun(ns: string, dir: string, env: Record<string, string>, entry = 'dist/egress-agent.mjs'): ResultPromise {
-  return execa('ip', ['netns', 'exec', ns, process.execPath, '--max-semi-space-size=1', '--lite-mode', '--no-expose-wasm', path.join(ROOT, entry), 'run', '--log-level', 'warn'], {
+export function startAgentRun(ns: string, dir: string, env: Record<string, string>, start: readonly string[] = AGENT_STARTS.snapshot): ResultPromise {
+  const args = start.map((a) => (a.startsWith('dist/') ? path.join(ROOT, a) : a));
+  return execa('ip', ['netns', 'exec', ns, process.execPath, ...AGENT_NODE_FLAGS, ...args, 'run', '--log-level', 'warn'], {
     env: { ...env, PATH: process.env.PATH!, EGRESS_AGENT_SOCKET: `${dir}/control.sock`, EGRESS_AGENT_COMPAT_SOCKET: `${dir}/compat.sock`, EGRESS_AGENT_BFD_STATE_PATH: `${dir}/bfd-state.json` },
     extendEnv: false, reject: false, stdout: 'ignore', stderr: 'ignore', cwd: ROOT,
   });

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { LogWaiters } from './log-waiters.js';
 import { agentCli, controlRequest, healthGet, type AgentStatus, type CliResult, type ControlReply, type HttpResult, type SessionView, type Verdict } from './agent-clients.js';
-import { AGENT_BIN, AGENTS_RUN_DIR, HEALTH_PORT } from './agent-paths.js';
+import { AGENT_BIN, AGENT_MAIN, AGENT_NODE_FLAGS, AGENTS_RUN_DIR, HEALTH_PORT } from './agent-paths.js';
 import type { LabNode, TeardownHost } from './lab.js';
 
 /** What an agent needs from its lab: the replica's namespace and Kube-OVN environment (Lab, OvnLab). */
@@ -179,6 +179,11 @@ export interface AgentStartOptions {
   startTimeoutMs?: number;
   /** Directory whose `node` runs the agent (e.g. a private copy, as in the image); default: this one's. */
   nodeDir?: string;
+  /**
+   * Start the bundle without the startup snapshot (same node flags). Only for NODE_OPTIONS preloads
+   * (--import, --require): Node.js does not run them in a process started from a snapshot.
+   */
+  withoutSnapshot?: boolean;
 }
 
 export interface AgentExit {
@@ -204,11 +209,13 @@ export class Agent {
   }
   private keepLog: string | null = null;
 
-  private constructor(readonly lab: ReplicaHost, readonly gw: LabNode, home: AgentHome, env: Record<string, string>, args: string[]) {
+  private constructor(readonly lab: ReplicaHost, readonly gw: LabNode, home: AgentHome, env: Record<string, string>, args: string[], withoutSnapshot: boolean) {
     this.paths = home.paths(gw);
     mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
-    // Through bin/egress-agent, the entrypoint the image has too: its Node.js flags are part of what is tested.
-    this.child = spawn('ip', ['netns', 'exec', lab.ns(gw), AGENT_BIN, 'run', ...args], {
+    // Through bin/egress-agent, the entrypoint the image has too: its Node.js flags and startup
+    // snapshot are part of what is tested.
+    const command = withoutSnapshot ? ['node', ...AGENT_NODE_FLAGS, AGENT_MAIN] : [AGENT_BIN];
+    this.child = spawn('ip', ['netns', 'exec', lab.ns(gw), ...command, 'run', ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -252,7 +259,7 @@ export class Agent {
       EGRESS_AGENT_LOG_LEVEL: opts.logLevel ?? 'debug',
       ...opts.env,
     };
-    const agent = new Agent(lab, gw, home, env, opts.args ?? []);
+    const agent = new Agent(lab, gw, home, env, opts.args ?? [], opts.withoutSnapshot ?? false);
     t.teardown(() => agent.kill().catch(() => undefined));
     await agent.waitStarted(opts.startTimeoutMs ?? 30_000);
     return agent;

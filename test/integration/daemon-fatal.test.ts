@@ -36,6 +36,7 @@ poll.unref();
 `);
   const agent = await Agent.start(t, lab, home, 'gw1', {
     env: { NODE_OPTIONS: `--import=${inject}`, EGRESS_AGENT_DRAIN_GRACE_MS: '2000', BFD_MIN_TX: '100', BFD_MIN_RX: '100' },
+    withoutSnapshot: true, // a process started from a snapshot runs no NODE_OPTIONS preload
   });
   await agent.waitSessionsUp(2, 30_000);
   const t0 = Date.now();

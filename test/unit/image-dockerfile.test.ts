@@ -51,8 +51,9 @@ t.test('build outputs copied from the build stage are produced by it', async (t)
       // tsc (dist/.stamp) and the bundle the entrypoint runs (deploy/image/egress-agent).
       t.match(buildScript, /make [^\n]*dist\/\.stamp [^\n]*\bbundle\b/, 'the build stage runs make dist/.stamp bundle');
       t.match(makefile, /^\$\(BUNDLE\): dist\/\.stamp$/m, 'the bundle has a build rule');
-      t.match(makefile, /^BUNDLE := dist\/egress-agent\.mjs$/m);
-      t.match(readFileSync(join(root, 'deploy/image/egress-agent'), 'utf8'), /\/opt\/egress-agent\/dist\/egress-agent\.mjs/, 'the entrypoint runs the bundle');
+      t.match(makefile, /^BUNDLE := dist\/egress-agent\.cjs$/m);
+      t.match(makefile, /^bundle: \$\(BUNDLE\) \$\(BOOT\)$/m, 'make bundle also builds the startup snapshot\'s entry');
+      t.match(readFileSync(join(root, 'deploy/image/egress-agent'), 'utf8'), /\/opt\/egress-agent\/dist\/egress-agent\.cjs/, 'the entrypoint runs the bundle');
     } else if (rel === 'build/Release/egress_native.node') {
       t.match(readFileSync(join(root, 'binding.gyp'), 'utf8'), /"target_name": "egress_native"/);
       t.match(buildScript, /npm ci/);
@@ -88,7 +89,12 @@ t.test('Kube-OVN drop-in paths, user, capabilities, entrypoint', async (t) => {
   t.ok(chown > 0 && chown < runtimeRun.indexOf('setcap cap_net_admin,cap_net_raw+ep /opt/egress-agent/node'), 'node copy owned by 65534, chowned before setcap');
   t.match(dockerfile, /^ENTRYPOINT \["\/usr\/local\/bin\/egress-agent", "run"\]$/m);
   const wrapper = readFileSync(join(root, 'deploy/image/egress-agent'), 'utf8');
-  t.match(wrapper, /exec \/opt\/egress-agent\/node .*\/opt\/egress-agent\/dist\/egress-agent\.mjs "\$@"/, 'the wrapper runs the capability-bearing node');
+  t.match(wrapper, /exec \/opt\/egress-agent\/node [^\n]*\\\n\s+--snapshot-blob \/opt\/egress-agent\/dist\/egress-agent\.blob \/opt\/egress-agent\/dist\/egress-agent\.cjs "\$@"/, 'the wrapper runs the capability-bearing node from the startup snapshot');
+  // The snapshot and code cache are made in the runtime stage by the node the wrapper's copy is
+  // taken from (Node.js refuses a snapshot from another binary), after the package is in place.
+  const startupRun = instructions.findIndex((l) => /^RUN \/usr\/local\/lib\/egress-agent\/startup-cache\.sh \/usr\/local\/bin\/node \/opt\/egress-agent\/dist$/.test(l));
+  t.ok(startupRun > instructions.findIndex((l) => l.startsWith('COPY --from=build /src/dist ')), 'startup-cache.sh runs in the runtime stage, after dist/ is copied');
+  t.ok(startupRun < instructions.findIndex((l) => l.includes('cp /usr/local/bin/node /opt/egress-agent/node')), 'and before the node copy the wrapper runs is taken');
   t.match(dockerfile, /chown 65534:65534 \/run\/egress-agent \/run\/kube-ovn\/bfdd-supervisor/, 'socket directories writable by the agent');
   // Kube-OVN v1.17's observability sidecar: uid 65534, NET_ADMIN only in the bounding set, so its
   // own node copy carries NET_ADMIN (conntrack events and dump); curl answers the liveness probe

@@ -4,7 +4,7 @@
 // there. Catches a runtime stage that leaves out a file the agent looks for at run time.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { repoRoot, runtimeStage } from '../helpers/dockerfile.js';
@@ -42,9 +42,15 @@ t.test('the copied layout runs the CLI and the BFD engine', async (t) => {
     if (dest === 'node_modules') symlinkSync(from, to);
     else cpSync(from, to, { recursive: true });
   }
-  const main = join(dir, 'dist/egress-agent.mjs');
-  const version = execFileSync(process.execPath, [main, 'version', '--json'], { encoding: 'utf8' });
-  t.match(JSON.parse(version), { version: /^\d+\.\d+\.\d+/, node: process.version }, 'egress-agent version');
+  // As the runtime stage does: the startup snapshot and code cache are made in place, by the node
+  // that runs them (the checkout's own are not the image's).
+  for (const f of ['dist/egress-agent.blob', 'dist/egress-agent.cjs.codecache']) rmSync(join(dir, f), { force: true });
+  execFileSync(join(repoRoot, 'scripts/startup-cache.sh'), [process.execPath, join(dir, 'dist')], { stdio: 'pipe' });
+  const main = join(dir, 'dist/egress-agent.cjs');
+  const wrapper = readFileSync(join(repoRoot, 'deploy/image/egress-agent'), 'utf8');
+  const flags = wrapper.match(/exec \/opt\/egress-agent\/node ((?:--[a-z-]+(?:=\S+)? )+)/)![1]!.trim().split(' ');
+  const version = execFileSync(process.execPath, [...flags, '--snapshot-blob', join(dir, 'dist/egress-agent.blob'), main, 'version', '--json'], { encoding: 'utf8' });
+  t.match(JSON.parse(version), { version: /^\d+\.\d+\.\d+/, node: process.version }, 'egress-agent version, from the startup snapshot');
 
   const engine = join(dir, 'dist/agent/bfd/engine.js');
   const script = `
