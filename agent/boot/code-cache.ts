@@ -62,18 +62,15 @@ export function makeCodeCache(record: Map<string, Script>): Buffer {
 
 /**
  * Runs `entry` as the main module with `${entry}.codecache`; with WRITE_CACHE_ENV set to that
- * file, writes it when the process exits instead (the build runs the agent this way). The writer
- * also loads `packages`: those the entry loads from node_modules only later, once it runs.
+ * file, writes it when the process exits instead (scripts/startup-cache.sh runs the agent this
+ * way), covering every CommonJS file the process loaded, node_modules' (netlink) included.
  */
-export function runWithCodeCache(entry: string, packages: readonly string[] = []): void {
+export function runWithCodeCache(entry: string): void {
   const main = path.resolve(entry);
   const cacheFile = `${main}.codecache`;
   const writing = process.env[WRITE_CACHE_ENV] === cacheFile;
   const record = writing ? new Map<string, Script>() : undefined;
   installCodeCache(writing ? new Map() : readCodeCache(cacheFile), record);
-  if (record) {
-    for (const id of packages) Module.createRequire(main)(id);
-    process.once('exit', () => writeFileSync(cacheFile, makeCodeCache(record)));
-  }
+  if (record) process.once('exit', () => writeFileSync(cacheFile, makeCodeCache(record)));
   (Module as unknown as { _load(request: string, parent: null, isMain: boolean): unknown })._load(main, null, true);
 }

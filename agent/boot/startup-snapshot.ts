@@ -34,5 +34,4 @@ import { startupSnapshot } from 'node:v8';
 import { runWithCodeCache } from './code-cache.js';
 
 // `node --snapshot-blob dist/egress-agent.blob dist/egress-agent.cjs ARGS`: argv[1] is the agent.
-// netlink (kept out of the bundle: it loads its addon by path) is cached with it.
-startupSnapshot.setDeserializeMainFunction(() => runWithCodeCache(process.argv[1]!, ['netlink']));
+startupSnapshot.setDeserializeMainFunction(() => runWithCodeCache(process.argv[1]!));
