@@ -4,8 +4,10 @@
 // is idempotent, so the daemon calls apply() on every change, every BFD state event, after reloads
 // and on its periodic check.
 import type { BfdStateEvent } from '../bfd/types.js';
+import type { IpFamily } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
 import { DATAPLANE_DOWN_DIAG, upstreamBfdActions, type BfdAdminAction, type BfdAdminPort, type WithdrawStatus } from '../upstream/index.js';
+import type { GateVerdict } from './dataplane-gate.js';
 
 /**
  * How long an admin request counts as still in flight in the engine. The engine applies it on its
@@ -20,6 +22,31 @@ export interface WithdrawalActions {
   dataplane: { adminDown: number; adminUp: number };
 }
 
+export interface WithdrawSources {
+  /** The upstream monitor's verdicts per family (none while it does not run). */
+  upstream: readonly WithdrawStatus[];
+  /** The dataplane gate's verdict, or null when this process manages no dataplane. */
+  gate: GateVerdict | null;
+  /** The configured families: the gate speaks for each of them. */
+  families: readonly IpFamily[];
+}
+
+/**
+ * The verdict per family from both sources. A withdrawing gate wins over the upstream's verdict
+ * (diag 4, Forwarding Plane Reset); a passing gate makes every configured family one that BFD
+ * may bring back, unless the upstream says otherwise. Pure.
+ */
+export function withdrawStatuses({ upstream, gate, families }: WithdrawSources): WithdrawStatus[] {
+  const byFamily = new Map<number, WithdrawStatus>();
+  for (const u of upstream) byFamily.set(u.family, u);
+  if (!gate) return [...byFamily.values()];
+  for (const family of families) {
+    if (gate.withdraw) byFamily.set(family, { family, withdraw: true, diag: DATAPLANE_DOWN_DIAG, reasons: [{ withdraw: true, message: gate.why }] });
+    else if (!byFamily.has(family)) byFamily.set(family, { family, withdraw: false, reasons: [] });
+  }
+  return [...byFamily.values()];
+}
+
 export class BfdWithdrawal {
   readonly actions: WithdrawalActions = { upstream: { adminDown: 0, adminUp: 0 }, dataplane: { adminDown: 0, adminUp: 0 } };
   /** Requests the engine has not reported back yet, so another trigger does not repeat them. */
@@ -29,8 +56,13 @@ export class BfdWithdrawal {
   private again = false;
   private stopped = false;
 
-  /** `status`: the current verdicts of every source, read at each pass. */
-  constructor(private readonly engine: () => BfdAdminPort | null, private readonly status: () => WithdrawStatus[], private readonly log: Logger) {}
+  /** `status`: the current verdicts of every source, read at each pass; `now`: the daemon's clock. */
+  constructor(
+    private readonly engine: () => BfdAdminPort | null,
+    private readonly status: () => WithdrawStatus[],
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
 
   /** A BFD transition: whatever we asked of that session has landed (or was overtaken). */
   onBfdState(ev: BfdStateEvent): void {
@@ -64,7 +96,7 @@ export class BfdWithdrawal {
   private applyPass(status: WithdrawStatus[], trigger: string): void {
     const engine = this.engine();
     if (!engine) return;
-    const now = Date.now();
+    const now = this.now();
     const sessions = engine.sessions();
     const todo = upstreamBfdActions(status, sessions).filter((a) => {
       const pending = this.inFlight.get(sessionKey(a.local, a.remote));

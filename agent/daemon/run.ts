@@ -3,7 +3,8 @@
 import { DEFAULT_SOCKET, packageVersion, type GlobalOptions } from '../lib/program.js';
 import { setCallbackLogger } from '../lib/guard.js';
 import { createLogger } from '../lib/log.js';
-import { Daemon, StartupInputError } from './daemon.js';
+import { Daemon } from './daemon.js';
+import { StartupInputError } from './startup-error.js';
 import { installFatalHandlers } from './fatal.js';
 import { realPorts } from './real-ports.js';
 

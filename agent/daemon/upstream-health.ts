@@ -6,7 +6,9 @@ import { ipFamily, type IpFamily } from '../lib/ip.js';
 import {
   resolveUpstreamOptions, type ProbeResultEvent, type UpstreamFamily, type UpstreamFamilyStatus, type UpstreamOptions,
 } from '../upstream/index.js';
-import type { UpstreamMonitorPort } from './ports.js';
+import type { Logger } from '../lib/log.js';
+import { OptionalSubsystem } from './optional.js';
+import type { DaemonPorts, UpstreamMonitorPort } from './ports.js';
 import type { ProbeCounters, UpstreamView } from '../status/types.js';
 
 /** The discovered interfaces per family (the reconciler's status().interfaces). */
@@ -42,6 +44,23 @@ export function planUpstream(config: GatewayConfig, managed: boolean, interfaces
       neighbourVerifyIntervalMs: u.neighbourVerifyIntervalMs,
     }),
   };
+}
+
+/** Upstream health as an optional subsystem: on while planUpstream finds families to watch. */
+export function upstreamSubsystem(
+  ports: Pick<DaemonPorts, 'createUpstreamMonitor'>, log: Logger, withdraw: (trigger: string) => void,
+): OptionalSubsystem<UpstreamOptions, UpstreamHealth> {
+  const create = ports.createUpstreamMonitor;
+  return new OptionalSubsystem({
+    label: 'upstream health',
+    replaced: 're-planned',
+    create: create ? async (options) => new UpstreamHealth(options, await create.call(ports, options, log), withdraw) : null,
+    start: (health) => health.start(),
+    // Re-planned or turned off: the sessions it took down come back. Shutdown: all go AdminDown anyway.
+    stop: (health, why) => health.stop(why === 'replace'),
+    unchanged: (health) => health.apply('reload'),
+    describe: (options) => options.families.map((f) => `IPv${f.family} ${f.interface} gw ${f.gateway}`).join(', '),
+  }, log);
 }
 
 /** One running monitor; its verdicts go to the daemon's BfdWithdrawal through `onChange`. */
