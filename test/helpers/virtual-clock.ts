@@ -1,5 +1,6 @@
 // A virtual clock and in-memory servers for the daemon's Clock and ServerPorts (unit tests only):
 // time moves only when the test advances it, so timer-driven decisions are tested without sleeping.
+import { guard } from '../../agent/lib/guard.js';
 import type { Clock, ControlServerPort, HealthServerPort, ServerPorts } from '../../agent/daemon/ports.js';
 import type { ControlHandler } from '../../agent/control/server.js';
 import type { HealthSources } from '../../agent/health/server.js';
@@ -26,7 +27,10 @@ export class VirtualClock implements Clock {
   pending(): string[] {
     return [...this.timers].map((x) => x.name);
   }
-  /** Moves time forward by `ms`, running every timer that comes due, in time order (awaiting each). */
+  /**
+   * Moves time forward by `ms`, running every timer that comes due, in time order (awaiting each).
+   * Callbacks are guarded as realClock's are (lib/guard.ts): a failure is logged and counted, never thrown.
+   */
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;
     for (;;) {
@@ -36,7 +40,9 @@ export class VirtualClock implements Clock {
       if (next.every === null) this.timers.delete(next);
       else next.at += next.every;
       this.ran.push(next.name);
-      await next.fn();
+      let result: unknown;
+      guard(next.name, () => (result = next.fn()))();
+      await Promise.resolve(result).catch(() => undefined); // a rejection was reported by guard
     }
     this.t = end;
   }

@@ -252,10 +252,11 @@ t.test('a throwing timer callback (the startup page release) is logged and the a
   setCallbackLogger(log); // as `run` does
   t.teardown(() => setCallbackLogger(null));
   const before = callbackFailures().count;
-  const daemon = new Daemon({ ports, log, version: '9.9.9', checkIntervalMs: 60_000 });
+  const clock = new VirtualClock();
+  const daemon = new Daemon({ ports, log, version: '9.9.9', checkIntervalMs: 60_000, clock });
   t.teardown(() => daemon.abort());
   await daemon.start();
-  await new Promise((r) => setTimeout(r, 100));
+  await clock.advance(10);
   const line = lines.find((l) => l.msg === 'a callback failed; the agent keeps running');
   t.match(line, { level: 50, callback: 'daemon: startup page release', err: 'madvise exploded', stack: /madvise exploded/ });
   t.equal(callbackFailures().count, before + 1, 'counted');

@@ -15,6 +15,7 @@ import type { SnatRecordsConfig } from '../../agent/config/snat-records.js';
 import type { SnatStatus } from '../../agent/snat/types.js';
 import type { ProbeResultEvent, SignalStatus, UpstreamFamilyStatus, UpstreamOptions } from '../../agent/upstream/index.js';
 import { FakeEngine, FakePorts, memoryLogger, testConfig, type Call } from '../helpers/daemon-fakes.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
 
 class FakeMonitor extends EventEmitter implements UpstreamMonitorPort {
   calls: Call[] = [];
@@ -121,7 +122,7 @@ function setup(t: Test, over: (dir: string) => Partial<GatewayConfig> = () => ({
   });
   const ports = new Ports({ ok: true, config });
   const { log, lines } = memoryLogger();
-  const daemon = new Daemon({ ports, log, version: '9.9.9', checkIntervalMs: 60_000 });
+  const daemon = new Daemon({ ports, log, version: '9.9.9', checkIntervalMs: 60_000, clock: new VirtualClock() });
   t.teardown(() => daemon.abort());
   return { dir, config, ports, daemon, lines, engine: () => ports.engine as FakeEngine, monitor: () => ports.monitors.at(-1)! };
 }
