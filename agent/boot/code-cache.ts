@@ -44,6 +44,7 @@ export function installCodeCache(cache: CodeCache, record?: Map<string, Script>)
   proto._compile = function compileWithCache(this: CompilingModule, content: string, filename: string): unknown {
     const key = sourceKey(content);
     const cachedData = cache.get(key);
+    cache.delete(key); // each file compiles once per process: let the cache's memory go
     const script = new Script(Module.wrap(content), { filename, cachedData });
     counts.compiled++;
     if (cachedData && !script.cachedDataRejected) counts.accepted++;
