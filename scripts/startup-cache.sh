@@ -3,7 +3,7 @@
 # (DIR/egress-agent.cjs.codecache) with NODE, the binary that will run them: Node.js refuses a
 # snapshot made by another binary or with other V8 flags, and V8 a code cache made with other flags.
 # The flags are bin/egress-agent's and the image's (test/unit/startup-cache.test.ts checks all agree).
-# Usage: startup-cache.sh NODE DIR   (make bundle; the image's Dockerfile)
+# Usage: startup-cache.sh NODE DIR   (make startup; the image's Dockerfile)
 set -eu
 node=$1 dir=$2
 flags="--max-semi-space-size=1 --lite-mode --no-expose-wasm"
