@@ -10,7 +10,7 @@ import { ROOT } from '../helpers/agent-paths.js';
 
 const CODE_CACHE = join(ROOT, 'dist/agent/boot/code-cache.js');
 
-t.test('one set of V8 flags: the snapshot is refused by a node started with other flags', async (t) => {
+t.test('one set of V8 flags wherever the agent is started or its snapshot and cache are built', async (t) => {
   const FLAGS = '--max-semi-space-size=1 --lite-mode --no-expose-wasm';
   const files = {
     'bin/egress-agent': /exec node ([^"]+) --snapshot-blob/,
