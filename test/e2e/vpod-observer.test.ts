@@ -169,9 +169,15 @@ t.test('Kube-OVN\'s hot reload: events [end], 50 records/s; then kill 1 restarts
 
   // The e2e's `kill 1`: the observer (PID 1) exits on SIGTERM and the runtime restarts it.
   const restarts = Number(await pod.observerInspect('{{.RestartCount}}'));
+  const stops = async () => ((await pod.observerLogs()).stderr.match(/"signal":"SIGTERM".*"msg":"observer stopping"|"msg":"observer stopping".*"signal":"SIGTERM"/g) ?? []).length;
+  const stopsBefore = await stops();
   const killed = await pod.observerExec(['/bin/sh', '-c', 'kill 1']);
-  t.equal(killed.exitCode, 0, 'kill 1 in the sidecar');
+  // The runtime ends every exec session when PID 1 exits, so the shell may not outlive the
+  // observer it signalled: 137 (SIGKILLed) or 255 (podman lost the session; podman#10825). What
+  // shows that kill 1 worked is the observer's own stop on SIGTERM and the restart below.
+  t.ok([0, 137, 255].includes(killed.exitCode ?? -1), `kill 1 in the sidecar ran (exit ${killed.exitCode}: ${String(killed.stderr).trim()})`);
   await until('the sidecar restarted', 60_000, async () => (Number(await pod.observerInspect('{{.RestartCount}}')) > restarts ? true : null));
+  t.ok((await stops()) > stopsBefore, 'the observer stopped on kill 1\'s SIGTERM');
   await until('metrics again after the restart', 60_000, async () => ((await scrape()).includes('kube_ovn_vpc_egress_gateway_observability_collector_up') ? true : null));
   t.pass('restarted and serving');
 });
