@@ -49,6 +49,33 @@ only_opts() {
   done
 }
 
+# The lab's address families (FAMILY = 4, 6 or dual).
+has4() { [[ $FAMILY != 6 ]]; }
+has6() { [[ $FAMILY != 4 ]]; }
+
+# What `up` chose, recorded in STATE/lab.conf as KEY=VALUE lines so later commands build on the
+# same lab. save_lab_conf KEY=VAR... writes each VAR's value under KEY; load_lab_conf KEY=VAR...
+# sets each VAR from its KEY, and dies when the lab is not up or a key is missing or empty.
+save_lab_conf() {
+  local kv var
+  for kv in "$@"; do
+    var=${kv#*=}
+    printf '%s=%s\n' "${kv%%=*}" "${!var}"
+  done >"$STATE/lab.conf"
+}
+
+load_lab_conf() {
+  [[ -f $STATE/ready ]] || die "lab '$PREFIX' is not up (no $STATE/ready; run: $LAB_TOOL up -p $PREFIX)"
+  local -A conf=()
+  local k v kv
+  while IFS='=' read -r k v; do conf[$k]=$v; done <"$STATE/lab.conf"
+  for kv in "$@"; do
+    k=${kv%%=*}
+    [[ -n ${conf[$k]:-} ]] || die "corrupt $STATE/lab.conf: no $k"
+    printf -v "${kv#*=}" '%s' "${conf[$k]}"
+  done
+}
+
 ns() { echo "$PREFIX-$1"; }
 nip() {
   local n=$1

@@ -73,9 +73,7 @@ join_by() {
   echo "$*"
 }
 
-# Family predicates (FAMILY = internal side, EXT_FAMILY = underlay side).
-has4() { [[ $FAMILY != 6 ]]; }
-has6() { [[ $FAMILY != 4 ]]; }
+# Underlay family predicates (EXT_FAMILY; has4/has6 in common.sh are the internal side).
 ext4() { [[ $EXT_FAMILY != 6 ]]; }
 ext6() { [[ $EXT_FAMILY != 4 ]]; }
 
@@ -85,16 +83,7 @@ gw_net1_4() { echo "$EXT_PREFIX4.1$1"; }
 gw_net1_6() { echo "$EXT_PREFIX6:1$1"; }
 
 load_state() {
-  [[ -f $STATE/ready ]] || die "lab '$PREFIX' is not up (no $STATE/ready; run: lab.sh up -p $PREFIX)"
-  local k v
-  while IFS='=' read -r k v; do
-    case $k in
-      family) FAMILY=$v ;;
-      ext_family) EXT_FAMILY=$v ;;
-      replicas) REPLICAS=$v ;;
-    esac
-  done <"$STATE/lab.conf"
-  [[ -n ${FAMILY:-} && -n ${EXT_FAMILY:-} && -n ${REPLICAS:-} ]] || die "corrupt $STATE/lab.conf"
+  load_lab_conf family=FAMILY ext_family=EXT_FAMILY replicas=REPLICAS
 }
 
 nodes() {
@@ -286,7 +275,7 @@ cmd_up() {
   done
 
   mkdir -p "$STATE/netns" "$STATE/links"
-  printf 'family=%s\next_family=%s\nreplicas=%s\n' "$FAMILY" "$EXT_FAMILY" "$REPLICAS" >"$STATE/lab.conf"
+  save_lab_conf family=FAMILY ext_family=EXT_FAMILY replicas=REPLICAS
   # Anything failing from here on (or an interrupt) undoes what was recorded so far.
   trap 'rc=$?; trap - EXIT; echo "lab.sh: up failed; removing what it created" >&2; teardown || true; exit "$rc"' EXIT
   trap 'exit 130' INT

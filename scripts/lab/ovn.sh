@@ -88,8 +88,6 @@ wait_for() {
   done
 }
 
-has4() { [[ $FAMILY != 6 ]]; }
-has6() { [[ $FAMILY != 4 ]]; }
 gw4() { echo "10.16.0.1$1"; }
 gw6() { echo "fd00:10:16::1$1"; }
 gw_mac() { printf '0a:00:00:16:00:%02x' $((0x10 + $1)); }
@@ -100,17 +98,7 @@ net1_4() { echo "172.17.0.1$1"; }
 net1_6() { echo "fd00:172:17::1$1"; }
 
 load_state() {
-  [[ -f $STATE/ready ]] || die "OVN lab '$PREFIX' is not up (no $STATE/ready; run: ovn.sh up -p $PREFIX)"
-  local k v
-  while IFS='=' read -r k v; do
-    case $k in
-      family) FAMILY=$v ;;
-      gateways) GATEWAYS=$v ;;
-      underlay) UNDERLAY=$v ;;
-    esac
-  done <"$STATE/lab.conf"
-  UNDERLAY=${UNDERLAY:-0}
-  [[ -n ${FAMILY:-} && -n ${GATEWAYS:-} ]] || die "corrupt $STATE/lab.conf"
+  load_lab_conf family=FAMILY gateways=GATEWAYS underlay=UNDERLAY
 }
 
 check_gw() {
@@ -254,7 +242,7 @@ cmd_up() {
   done
   command -v ovn-controller >/dev/null || die "OVN is not installed (run: make setup)"
   mkdir -p "$STATE/netns" "$STATE/links"
-  printf 'family=%s\ngateways=%s\nunderlay=%s\n' "$FAMILY" "$GATEWAYS" "$UNDERLAY" >"$STATE/lab.conf"
+  save_lab_conf family=FAMILY gateways=GATEWAYS underlay=UNDERLAY
   trap 'rc=$?; trap - EXIT; echo "ovn.sh: up failed; removing what it created" >&2; teardown || true; exit "$rc"' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
