@@ -54,7 +54,7 @@ export interface MulticastStats {
   portId: number;
 }
 
-interface MulticastEvents {
+export interface MulticastEvents {
   message: [type: number, payload: Buffer];
   /** Notifications were lost (overflow, truncation, a broken batch or a socket failure): re-read everything. */
   loss: [reason: string];

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { rt, RtNetlinkSocket } from 'netlink';
 import { netlinkPackage } from '../lib/netlink-package.js';
 import { afOf, parseNetlinkError, Rtnl } from '../dataplane/netlink.js';
-import { RtnlMulticast, type MulticastStats } from '../dataplane/rtnl-multicast.js';
+import { RtnlMulticast, type MulticastEvents, type MulticastStats } from '../dataplane/rtnl-multicast.js';
 import { addressClass, ipToBuffer, parseIp, type IpFamily } from '../lib/ip.js';
 import type { LinkObservation, NudState } from './signals.js';
 import { guard, guardedTimeout } from '../lib/guard.js';
@@ -27,10 +27,32 @@ interface KernelEvents {
   resync: [reason: string];
 }
 
+/** The rtnetlink requests the kernel side makes (a subset of the netlink package's socket). */
+export type NeighbourRequests = Pick<RtNetlinkSocket, 'getLinks' | 'getNeighbors' | 'newNeighbor'> & { close(): void };
+
+/** The link and neighbour notifications (RtnlMulticast). */
+export interface NeighbourNotifications extends EventEmitter<MulticastEvents> {
+  start(): void;
+  stop(): void;
+  stats(): MulticastStats;
+}
+
+/** Where UpstreamKernel's sockets come from: the real ones, or fakes in unit tests. */
+export interface UpstreamKernelIo {
+  requests(): NeighbourRequests;
+  notifications(): NeighbourNotifications;
+  addresses(): Pick<Rtnl, 'addresses' | 'close'>;
+}
+
 const RECV_BUFFER = 4 << 20;
 const SEND_BUFFER = 1 << 20;
 const REQUEST_TIMEOUT_MS = 5000;
 const MISSING: LinkObservation = { present: false, up: false, lowerUp: false };
+interface NeighbourEntry {
+  nud: NudState;
+  router: boolean;
+}
+const ABSENT: NeighbourEntry = { nud: 'absent', router: false };
 
 /** NUD_* flag object (as the netlink package parses ndm_state) -> one state. */
 function nudOf(state: rt.NeighborState | undefined): NudState {
@@ -44,18 +66,31 @@ function linkObservation(m: rt.LinkMessage): LinkObservation {
   return { present: true, up: flags.up === true, lowerUp: flags.lowerUp === true, operstate: m.attrs.operstate };
 }
 
+const realIo: UpstreamKernelIo = {
+  requests: () => {
+    const req = createRtNetlink({ ref: false, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
+    req.socket.on('error', () => {}); // requests fail through their own promises
+    return Object.assign(req, { close: () => req.socket.close() });
+  },
+  notifications: () => new RtnlMulticast(['LINK', 'NEIGH']),
+  addresses: () => Rtnl.open(),
+};
+
 export class UpstreamKernel extends EventEmitter<KernelEvents> {
-  private req: RtNetlinkSocket | undefined;
-  private listen: RtnlMulticast | undefined;
-  private rtnl: Rtnl | undefined;
+  private req: NeighbourRequests | undefined;
+  private listen: NeighbourNotifications | undefined;
+  private rtnl: Pick<Rtnl, 'addresses' | 'close'> | undefined;
   private readonly indexOf = new Map<string, number>();
   private readonly nameOf = new Map<number, string>();
-  private readonly neighbours = new Map<NeighbourWatch, { nud: NudState; router: boolean }>();
+  private readonly neighbours = new Map<NeighbourWatch, NeighbourEntry>();
+  /** The entry each watch's last verification acted on (the same object: nothing changed since). */
+  private readonly verified = new Map<NeighbourWatch, NeighbourEntry>();
   private readonly gatewayBytes = new Map<NeighbourWatch, Buffer>();
   private resyncing: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
 
-  constructor(private readonly interfaces: readonly string[], private readonly watches: readonly NeighbourWatch[]) {
+  constructor(private readonly interfaces: readonly string[], private readonly watches: readonly NeighbourWatch[],
+    private readonly io: UpstreamKernelIo = realIo) {
     super();
     for (const w of watches) this.gatewayBytes.set(w, ipToBuffer(w.gateway));
   }
@@ -63,9 +98,8 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
   /** Subscribes first, then reads the current state, so no change between the two is lost. */
   async start(): Promise<void> {
     if (this.listen) return;
-    this.req = createRtNetlink({ ref: false, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
-    this.req.socket.on('error', () => {}); // requests fail through their own promises
-    const listen = new RtnlMulticast(['LINK', 'NEIGH']);
+    this.req = this.io.requests();
+    const listen = this.io.notifications();
     listen.on('message', guard('upstream: rtnetlink message', (type: number, payload: Buffer) => {
       try {
         this.onMessage(type, payload);
@@ -76,7 +110,7 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
     listen.on('loss', guard('upstream: rtnetlink loss', (reason: string) => this.recover(reason)));
     listen.start();
     this.listen = listen;
-    this.rtnl = Rtnl.open();
+    this.rtnl = this.io.addresses();
     await this.resync();
   }
 
@@ -84,8 +118,9 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
     if (this.retry) clearTimeout(this.retry);
     this.retry = undefined;
     this.listen?.stop();
-    this.req?.socket.close();
+    this.req?.close();
     this.rtnl?.close();
+    this.verified.clear();
     this.listen = this.req = this.rtnl = undefined;
   }
 
@@ -155,7 +190,7 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
   }
 
   private setNeighbour(w: NeighbourWatch, nud: NudState, router: boolean): void {
-    this.neighbours.set(w, { nud, router });
+    this.neighbours.set(w, { nud, router });  // a new object per report: verifyNeighbour compares identity
     this.emit('neighbour', w, nud);
   }
 
@@ -194,12 +229,26 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
    * ends in REACHABLE or, after ucast_solicit x retrans_time unanswered, FAILED. A FAILED or missing
    * entry is re-resolved with NTF_USE (as if a packet were queued): INCOMPLETE, then REACHABLE or
    * FAILED. Entries already probing, static entries and interfaces that do not exist are left alone.
+   *
+   * The cache can be behind the kernel: a re-read (at start, after lost notifications) can be
+   * handled after a newer notification and bring back a PROBE or INCOMPLETE the kernel has left.
+   * An entry that went REACHABLE meanwhile is not notified again until its own timers move it
+   * (REACHABLE -> DELAY is silent), so it would go unprobed for up to reachable_time (15-45 s)
+   * and a dead gateway unseen as long. So a PROBE or INCOMPLETE that no report has changed since
+   * the last round is read again before acting on it, and a failed request is treated as a lost
+   * notification: everything is re-read (the monitor logs why).
    */
   async verifyNeighbour(w: NeighbourWatch): Promise<void> {
+    if (!this.req) return;
+    let cur = this.neighbours.get(w) ?? ABSENT;
+    if ((cur.nud === 'probe' || cur.nud === 'incomplete') && this.verified.get(w) === cur) {
+      await this.resync();
+      cur = this.neighbours.get(w) ?? ABSENT;
+    }
     const req = this.req;
     const ifindex = this.indexOf.get(w.interface);
     if (!req || ifindex === undefined) return;
-    const cur = this.neighbours.get(w) ?? { nud: 'absent' as NudState, router: false };
+    this.verified.set(w, cur);
     const dst = this.gatewayBytes.get(w)!;
     const what = `neighbour ${w.gateway} dev ${w.interface}`;
     try {
@@ -221,7 +270,9 @@ export class UpstreamKernel extends EventEmitter<KernelEvents> {
           break;
       }
     } catch (err) {
-      throw parseNetlinkError(err, `verify ${what} (was ${cur.nud})`);
+      const error = parseNetlinkError(err, `verify ${what} (was ${cur.nud})`);
+      if (this.listen) this.recover(error.message);
+      throw error;
     }
   }
 
