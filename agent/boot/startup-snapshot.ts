@@ -1,4 +1,4 @@
-// The entry of the agent's startup snapshot (`make snapshot`: dist/egress-agent.blob, which
+// The entry of the agent's startup snapshot (`make startup`: dist/egress-agent.blob, which
 // bin/egress-agent and the image pass to node with --snapshot-blob). The agent's V8 flags
 // (--lite-mode, --max-semi-space-size) change V8's flag hash, so Node.js rejects the code cache
 // embedded in its binary and every start compiled the built-in modules below from source: ~60-80 ms.
